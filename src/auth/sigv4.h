@@ -20,6 +20,10 @@ typedef struct {
     const char *value;
 } cdc_sigv4_pair_t;
 
+/* Most headers (sign_headers) or extra query parameters (presign) one
+ * request may carry; the signer sorts them on the stack. */
+#define CDC_SIGV4_MAX_PAIRS 64
+
 typedef struct {
     const char *access_key_id;
     const char *secret_access_key;
@@ -40,7 +44,8 @@ typedef struct {
 /* URI-encode per SigV4: keep A-Za-z0-9-_.~, everything else %XX uppercase. */
 cdc_err_t cdc_sigv4_uri_encode(cdc_buf_t *out, const char *s, size_t len);
 
-/* Format t as YYYYMMDDTHHMMSSZ (out needs 17 bytes). */
+/* Format t as YYYYMMDDTHHMMSSZ (out needs 17 bytes); "00000000T000000Z"
+ * for a time outside years 1970-9999, which the signers reject. */
 void cdc_sigv4_amz_date(time_t t, char out[17]);
 
 /*
@@ -48,7 +53,8 @@ void cdc_sigv4_amz_date(time_t t, char out[17]);
  * payload hash. Appends "<host><path>?<query>" to out, query sorted by name,
  * X-Amz-Signature included (in sorted position). extra: the request's own
  * query parameters (e.g. Action=DbConnect), unencoded. expires_secs in
- * 1..604800.
+ * 1..604800. path is used verbatim as the canonical URI. On failure out
+ * is left as it was.
  */
 cdc_err_t cdc_sigv4_presign(const cdc_sigv4_params_t *p, const char *method,
                             const char *host, const char *path,
@@ -63,7 +69,12 @@ cdc_err_t cdc_sigv4_presign(const cdc_sigv4_params_t *p, const char *method,
  * string ("" when none). On success amz_date holds the X-Amz-Date value and
  * authorization the Authorization header value; the caller sends headers,
  * then "X-Amz-Date", then "X-Amz-Security-Token" (if a session token), then
- * "Authorization".
+ * "Authorization". path and query are used verbatim (already encoded as
+ * sent). Repeated header names are signed as one, values joined with ','.
+ * Hop-by-hop headers (user-agent, connection, authorization, ...) are
+ * skipped; passing x-amz-date or x-amz-security-token is an error. The
+ * payload hash is the x-amz-content-sha256 header's value when given, else
+ * SHA-256 of body. authorization is overwritten (left empty on failure).
  */
 cdc_err_t cdc_sigv4_sign_headers(const cdc_sigv4_params_t *p,
                                  const char *method, const char *path,
