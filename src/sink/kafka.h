@@ -1,0 +1,26 @@
+/*
+ * kafka.h - the Kafka sink on librdkafka (used through sink.h).
+ *
+ * Idempotent producer, every kafka.* key passed through, partitioning by
+ * key (librdkafka's default murmur2_random matches the Java client's
+ * partitioner for keyed records), delivery reports served on poll.
+ */
+#ifndef CDC_SINK_KAFKA_H
+#define CDC_SINK_KAFKA_H
+
+#include "sink/sink.h"
+
+typedef struct cdc_kafka cdc_kafka_t;
+
+cdc_kafka_t *cdc_kafka_new(const cdc_config_t *c, cdc_sink_delivery_fn fn,
+                           void *ctx, char *errstr, size_t errstr_size);
+void cdc_kafka_destroy(cdc_kafka_t *k);
+cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
+                            size_t key_len, const char *value,
+                            size_t value_len, void *record, char *errstr,
+                            size_t errstr_size);
+void cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms);
+cdc_err_t cdc_kafka_flush(cdc_kafka_t *k, int timeout_ms, char *errstr,
+                          size_t errstr_size);
+
+#endif
