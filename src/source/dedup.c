@@ -1,0 +1,192 @@
+/*
+ * dedup.c - open-addressing hash set of row-version digests (see dedup.h).
+ *
+ * Digests are SHA-256 truncated to 64 bits: with the window's entries in the
+ * hundreds of thousands, the chance that a late row collides with an
+ * emitted one (and is wrongly suppressed) stays below 1e-8.
+ */
+#include "source/dedup.h"
+
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t digest; /* 0 = empty slot */
+    int64_t ts_us;
+    uint64_t seq;
+} entry_t;
+
+struct cdc_dedup {
+    entry_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+};
+
+cdc_dedup_t *cdc_dedup_new(void)
+{
+    cdc_dedup_t *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->cap = 1024;
+    d->slots = calloc(d->cap, sizeof *d->slots);
+    if (!d->slots) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void cdc_dedup_destroy(cdc_dedup_t *d)
+{
+    if (!d)
+        return;
+    free(d->slots);
+    free(d);
+}
+
+uint64_t cdc_dedup_digest(const char *const *key_vals, const size_t *key_lens,
+                          size_t n, int64_t ts_us)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; i < n; i++) {
+        /* Length-prefixed, so ("ab","c") and ("a","bc") differ. */
+        uint64_t l = key_lens[i];
+        EVP_DigestUpdate(ctx, &l, sizeof l);
+        EVP_DigestUpdate(ctx, key_vals[i], key_lens[i]);
+    }
+    EVP_DigestUpdate(ctx, &ts_us, sizeof ts_us);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    uint64_t h;
+    memcpy(&h, md, sizeof h);
+    return h ? h : 1;
+}
+
+static size_t slot_of(const cdc_dedup_t *d, uint64_t digest)
+{
+    size_t i = (size_t)(digest * 0x9E3779B97F4A7C15ull) & (d->cap - 1);
+    while (d->slots[i].digest && d->slots[i].digest != digest)
+        i = (i + 1) & (d->cap - 1);
+    return i;
+}
+
+bool cdc_dedup_contains(const cdc_dedup_t *d, uint64_t digest)
+{
+    return d->slots[slot_of(d, digest ? digest : 1)].digest != 0;
+}
+
+/* Rebuild into a table of cap slots, keeping entries with ts >= min_ts. */
+static cdc_err_t rebuild(cdc_dedup_t *d, size_t cap, int64_t min_ts)
+{
+    entry_t *old = d->slots;
+    size_t old_cap = d->cap;
+    entry_t *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return CDC_ERR_NOMEM;
+    d->slots = slots;
+    d->cap = cap;
+    d->count = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (old[i].digest && old[i].ts_us >= min_ts) {
+            d->slots[slot_of(d, old[i].digest)] = old[i];
+            d->count++;
+        }
+    }
+    free(old);
+    return CDC_OK;
+}
+
+cdc_err_t cdc_dedup_add(cdc_dedup_t *d, uint64_t digest, int64_t ts_us,
+                        uint64_t seq)
+{
+    if (!digest)
+        digest = 1;
+    /* Keep the load factor under 1/2 so probes stay short. */
+    if ((d->count + 1) * 2 > d->cap &&
+        rebuild(d, d->cap * 2, INT64_MIN) != CDC_OK)
+        return CDC_ERR_NOMEM;
+    size_t i = slot_of(d, digest);
+    if (d->slots[i].digest)
+        return CDC_OK;
+    d->slots[i] = (entry_t){digest, ts_us, seq};
+    d->count++;
+    return CDC_OK;
+}
+
+void cdc_dedup_prune(cdc_dedup_t *d, int64_t ts_us)
+{
+    size_t cap = d->cap;
+    /* Shrink when mostly empty, so memory follows the window. */
+    while (cap > 1024 && d->count * 8 < cap)
+        cap /= 2;
+    if (rebuild(d, cap, ts_us) != CDC_OK)
+        rebuild(d, d->cap, ts_us); /* keep the size; same memory pressure */
+}
+
+size_t cdc_dedup_count(const cdc_dedup_t *d)
+{
+    return d->count;
+}
+
+cdc_err_t cdc_dedup_export(const cdc_dedup_t *d, uint64_t max_seq,
+                           cdc_buf_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->cap; i++)
+        n += d->slots[i].digest && d->slots[i].seq <= max_seq;
+    if (!n)
+        return CDC_OK;
+    unsigned char *raw = malloc(n * 16);
+    if (!raw)
+        return CDC_ERR_NOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < d->cap; i++) {
+        if (!d->slots[i].digest || d->slots[i].seq > max_seq)
+            continue;
+        memcpy(raw + o, &d->slots[i].digest, 8);
+        memcpy(raw + o + 8, &d->slots[i].ts_us, 8);
+        o += 16;
+    }
+    size_t b64_len = 4 * ((o + 2) / 3);
+    cdc_err_t err = cdc_buf_reserve(out, b64_len);
+    if (err == CDC_OK) {
+        EVP_EncodeBlock((unsigned char *)out->data + out->len, raw, (int)o);
+        out->len += b64_len;
+        out->data[out->len] = '\0';
+    }
+    free(raw);
+    return err;
+}
+
+cdc_err_t cdc_dedup_import(cdc_dedup_t *d, const char *b64, size_t len)
+{
+    if (len == 0)
+        return CDC_OK;
+    if (len % 4 != 0)
+        return CDC_ERR_PARSE;
+    unsigned char *raw = malloc(len / 4 * 3 + 1);
+    if (!raw)
+        return CDC_ERR_NOMEM;
+    int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+    /* EVP_DecodeBlock counts padding bytes as data: drop them. */
+    if (n >= 0 && len >= 1 && b64[len - 1] == '=')
+        n--;
+    if (n >= 0 && len >= 2 && b64[len - 2] == '=')
+        n--;
+    cdc_err_t err = CDC_OK;
+    if (n < 0 || n % 16 != 0)
+        err = CDC_ERR_PARSE;
+    for (int o = 0; err == CDC_OK && o < n; o += 16) {
+        uint64_t digest;
+        int64_t ts;
+        memcpy(&digest, raw + o, 8);
+        memcpy(&ts, raw + o + 8, 8);
+        err = cdc_dedup_add(d, digest, ts, 0);
+    }
+    free(raw);
+    return err;
+}

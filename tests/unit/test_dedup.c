@@ -1,0 +1,91 @@
+/*
+ * test_dedup.c - the emitted-versions set: membership, pruning by the
+ * watermark, persistence of delivered entries only.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "source/dedup.h"
+
+static uint64_t dig(const char *key, int64_t ts)
+{
+    const char *vals[1] = {key};
+    size_t lens[1] = {strlen(key)};
+    return cdc_dedup_digest(vals, lens, 1, ts);
+}
+
+static void test_digest_distinguishes(void **state)
+{
+    (void)state;
+    assert_true(dig("e1", 100) == dig("e1", 100));
+    assert_true(dig("e1", 100) != dig("e1", 101));
+    assert_true(dig("e1", 100) != dig("e2", 100));
+    const char *a[2] = {"ab", "c"}, *b[2] = {"a", "bc"};
+    size_t la[2] = {2, 1}, lb[2] = {1, 2};
+    assert_true(cdc_dedup_digest(a, la, 2, 5) != cdc_dedup_digest(b, lb, 2, 5));
+}
+
+static void test_add_contains_prune_grow(void **state)
+{
+    (void)state;
+    cdc_dedup_t *d = cdc_dedup_new();
+    char key[32];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(cdc_dedup_add(d, dig(key, i), i, 1), CDC_OK);
+    }
+    assert_int_equal(cdc_dedup_add(d, dig("k5", 5), 5, 2), CDC_OK); /* dup */
+    assert_int_equal(cdc_dedup_count(d), 10000);
+    assert_true(cdc_dedup_contains(d, dig("k9999", 9999)));
+    assert_false(cdc_dedup_contains(d, dig("k9999", 9998)));
+    cdc_dedup_prune(d, 9990);
+    assert_int_equal(cdc_dedup_count(d), 10);
+    assert_false(cdc_dedup_contains(d, dig("k5", 5)));
+    assert_true(cdc_dedup_contains(d, dig("k9990", 9990)));
+    cdc_dedup_destroy(d);
+}
+
+static void test_export_only_delivered(void **state)
+{
+    (void)state;
+    cdc_dedup_t *d = cdc_dedup_new();
+    cdc_dedup_add(d, dig("a", 1), 1, 3);
+    cdc_dedup_add(d, dig("b", 2), 2, 4);
+    cdc_dedup_add(d, dig("c", 3), 3, 5);
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    assert_int_equal(cdc_dedup_export(d, 4, &b), CDC_OK);
+    /* 2 entries x 16 bytes = 32 bytes -> 44 base64 chars */
+    assert_int_equal(b.len, 44);
+    cdc_dedup_t *r = cdc_dedup_new();
+    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    assert_int_equal(cdc_dedup_count(r), 2);
+    assert_true(cdc_dedup_contains(r, dig("a", 1)));
+    assert_true(cdc_dedup_contains(r, dig("b", 2)));
+    assert_false(cdc_dedup_contains(r, dig("c", 3)));
+    /* pruning after import uses the stored timestamps */
+    cdc_dedup_prune(r, 2);
+    assert_false(cdc_dedup_contains(r, dig("a", 1)));
+    assert_true(cdc_dedup_contains(r, dig("b", 2)));
+    assert_int_equal(cdc_dedup_import(r, "abc", 3), CDC_ERR_PARSE);
+    assert_int_equal(cdc_dedup_import(r, "AAAA", 4), CDC_ERR_PARSE);
+    cdc_buf_free(&b);
+    cdc_dedup_destroy(d);
+    cdc_dedup_destroy(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_digest_distinguishes),
+        cmocka_unit_test(test_add_contains_prune_grow),
+        cmocka_unit_test(test_export_only_delivered),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
