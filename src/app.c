@@ -157,44 +157,33 @@ static cdc_err_t emit_change(const cdc_change_t *ch, void *ctx, char *errstr,
     return err;
 }
 
-/* Poll one page of a task; a task that cannot go on is marked FAILED. */
+/* One step of a task's poller; a task that cannot go on is marked FAILED. */
 static void poll_task(app_t *a, task_t *t, int64_t now)
 {
     char errstr[1024];
     PGconn *conn;
     int64_t interval = cdc_config_int(a->cfg, CDC_KEY_POLL_INTERVAL_MS);
     cdc_err_t err = cdc_db_get(a->db, &conn, errstr, sizeof errstr);
-    if (err == CDC_OK && !cdc_poller_discovered(t->poller))
-        err = cdc_poller_discover(t->poller, conn, errstr, sizeof errstr);
-    if (err == CDC_OK && !cdc_offsets_get(a->offsets, cdc_poller_name(t->poller)) &&
-        !cdc_poller_position(t->poller) &&
-        strcmp(cdc_config_str(a->cfg, CDC_KEY_START_MODE), "latest") == 0) {
-        err = cdc_poller_start_latest(t->poller, conn, errstr, sizeof errstr);
-    }
     size_t rows = 0;
-    bool polled = false;
+    bool stepped = false;
     if (err == CDC_OK) {
-        polled = true;
         emit_ctx_t e = {a, t, cdc_tracker_batch(t->tracker)};
+        stepped = true;
         if (!e.batch)
             err = CDC_ERR_NOMEM;
         else
-            err = cdc_poller_poll(t->poller, conn, emit_change, &e, &rows,
-                                  errstr, sizeof errstr);
+            err = cdc_poller_step(t->poller, conn, now, emit_change, &e, &rows,
+                                  &t->next_poll_ms, errstr, sizeof errstr);
         json_t *pos = cdc_poller_position(t->poller);
         if (pos)
             cdc_tracker_seal(t->tracker, pos);
         json_decref(pos);
     }
-    if (err == CDC_OK) {
-        /* A full page means more rows wait: come back at once. */
-        t->next_poll_ms = rows == (size_t)cdc_config_int(a->cfg, CDC_KEY_BATCH_SIZE)
-                              ? now : now + interval;
+    if (err == CDC_OK)
         return;
-    }
-    if (err == CDC_ERR_SCHEMA && polled) {
+    if (err == CDC_ERR_SCHEMA && stepped && strstr(errstr, "polling")) {
         /* The table changed under the query; the poller re-reads its schema
-         * on the next turn and keeps its position. */
+         * on the next step and keeps its position. */
         cdc_log_warn("app", "%s; re-reading the table's schema", errstr);
         t->next_poll_ms = now + interval;
         return;
@@ -213,11 +202,15 @@ static void poll_task(app_t *a, task_t *t, int64_t now)
 static void commit_delivered(app_t *a)
 {
     for (size_t i = 0; i < a->ntasks; i++) {
-        json_t *pos = cdc_tracker_advance(a->tasks[i].tracker);
-        if (pos) {
-            cdc_offsets_put(a->offsets, cdc_poller_name(a->tasks[i].poller), pos);
-            json_decref(pos);
-        }
+        task_t *t = &a->tasks[i];
+        json_t *pos = cdc_tracker_advance(t->tracker);
+        if (!pos)
+            continue;
+        /* The position is ours (a fresh object per step): add to it the
+         * delivered part of the emitted-versions set. */
+        if (cdc_poller_checkpoint(t->poller, pos) == CDC_OK)
+            cdc_offsets_put(a->offsets, cdc_poller_name(t->poller), pos);
+        json_decref(pos);
     }
 }
 

@@ -474,6 +474,42 @@ static cdc_err_t render_timestamp(cdc_jsonw_t *w, const char *s, size_t len)
     return cdc_jsonw_int(w, usec);
 }
 
+cdc_err_t cdc_pgtypes_epoch_us(uint32_t type_oid, const char *s, size_t len,
+                               int64_t *out)
+{
+    if (span_eq(s, len, "infinity")) {
+        *out = INT64_MAX;
+        return CDC_OK;
+    }
+    if (span_eq(s, len, "-infinity")) {
+        *out = INT64_MIN;
+        return CDC_OK;
+    }
+    int64_t days, tod = 0, offset = 0, usec;
+    if (type_oid == CDC_PGOID_DATE) {
+        const char *p = s, *end = s + len;
+        int64_t y;
+        int m, d;
+        bool bc;
+        if (!parse_ymd(&p, end, &y, &m, &d) || !parse_era_end(&p, end, &bc) ||
+            !fix_date(&y, m, d, bc))
+            return CDC_ERR_PARSE;
+        days = days_from_civil(y, m, d);
+    } else if (type_oid == CDC_PGOID_TIMESTAMP ||
+               type_oid == CDC_PGOID_TIMESTAMPTZ) {
+        if (!parse_datetime(s, len, type_oid == CDC_PGOID_TIMESTAMPTZ, &days,
+                            &tod, &offset))
+            return CDC_ERR_PARSE;
+    } else {
+        return CDC_ERR_INVALID_ARG;
+    }
+    if (__builtin_mul_overflow(days, USECS_PER_DAY, &usec) ||
+        __builtin_add_overflow(usec, tod - offset * USECS_PER_SEC, &usec))
+        return CDC_ERR_PARSE;
+    *out = usec;
+    return CDC_OK;
+}
+
 static cdc_err_t render_date(cdc_jsonw_t *w, const char *s, size_t len)
 {
     if (span_eq(s, len, "infinity"))

@@ -118,6 +118,14 @@ cdc_err_t cdc_pgtypes_render(cdc_jsonw_t *w, uint32_t type_oid,
                              const char *val, size_t len, char *errstr,
                              size_t errstr_size);
 
+/*
+ * Microseconds since the epoch (UTC) of a date, timestamp or timestamptz
+ * value in text output format; infinity/-infinity give INT64_MAX/INT64_MIN.
+ * CDC_ERR_PARSE when malformed, CDC_ERR_INVALID_ARG for other types.
+ */
+cdc_err_t cdc_pgtypes_epoch_us(uint32_t type_oid, const char *s, size_t len,
+                               int64_t *out);
+
 /* Element type of a known array type oid; 0 when oid is not one. */
 uint32_t cdc_pgtypes_array_elem(uint32_t type_oid);
 

@@ -1,11 +1,19 @@
 /*
- * poll.h - the keyset poller of one table.
+ * poll.h - the keyset poller of one table, with the late-commit re-scan.
  *
  * Owns the table's schema (columns, key, timestamp column, discovered from
- * the catalog), its cursor (timestamp + key of the last row handed out) and
- * the keyset query: WHERE (ts, k1..kn) > ($ts, $k1..$kn) ORDER BY ts, k1..kn
- * LIMIT batch, so rows that tie on the timestamp are never skipped at a page
- * boundary. Does not own connections, encoding or delivery.
+ * the catalog), its fast cursor F (timestamp + key of the newest row read),
+ * its safe watermark W (every row stamped before W has been emitted) and the
+ * set of versions emitted at or after W. The fast scan pages by
+ * WHERE (ts, k1..kn) > F ORDER BY ts, k1..kn LIMIT batch, so rows that tie
+ * on the timestamp are never skipped at a page boundary. Every
+ * dsql.rescan.interval.ms a re-scan pages through [W, F] and emits the rows
+ * it has not emitted before: rows of transactions that committed after the
+ * fast cursor passed their timestamp. A pass that started at server time N
+ * moves W to min(F, N - dsql.lookback.ms), because a transaction stamped
+ * earlier than that had committed before the pass read it.
+ *
+ * Does not own connections, encoding or delivery.
  */
 #ifndef CDC_SOURCE_POLL_H
 #define CDC_SOURCE_POLL_H
@@ -13,6 +21,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "config/config.h"
@@ -20,8 +29,8 @@
 
 typedef struct cdc_poller cdc_poller_t;
 
-/* Called for each row of a page, in cursor order. A non-OK return stops the
- * page; the cursor then stays after the last row that was accepted. */
+/* Called for each row to emit, in read order. A non-OK return stops the
+ * step; the poller's state then stays after the last accepted row. */
 typedef cdc_err_t (*cdc_poll_emit_fn)(const cdc_change_t *ch, void *ctx,
                                       char *errstr, size_t errstr_size);
 
@@ -34,28 +43,31 @@ const char *cdc_poller_name(const cdc_poller_t *p);
 const char *cdc_poller_schema(const cdc_poller_t *p);
 const char *cdc_poller_table(const cdc_poller_t *p);
 
-/* Resume after a stored position (borrowed). */
+/* Resume from a stored position (borrowed; see cdc_poller_position). */
 cdc_err_t cdc_poller_restore(cdc_poller_t *p, const json_t *pos,
                              char *errstr, size_t errstr_size);
-/* Start from the newest row (dsql.start.mode=latest, no stored position). */
-cdc_err_t cdc_poller_start_latest(cdc_poller_t *p, PGconn *conn,
-                                  char *errstr, size_t errstr_size);
-
-/* Read columns and key from the catalog; needed before the first poll. */
-cdc_err_t cdc_poller_discover(cdc_poller_t *p, PGconn *conn, char *errstr,
-                              size_t errstr_size);
-bool cdc_poller_discovered(const cdc_poller_t *p);
 
 /*
- * Read one page and emit its rows. *rows gets the number emitted; a full
- * page (rows == batch size) means more may be waiting.
+ * Do the next piece of work: discover the schema if needed, then one page of
+ * the fast scan or of the re-scan, emitting rows. *next_ms gets when the next
+ * step is due (mono_now_ms when more rows are waiting).
  */
-cdc_err_t cdc_poller_poll(cdc_poller_t *p, PGconn *conn, cdc_poll_emit_fn emit,
-                          void *ctx, size_t *rows, char *errstr,
-                          size_t errstr_size);
+cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t mono_now_ms,
+                          cdc_poll_emit_fn emit, void *ctx, size_t *rows,
+                          int64_t *next_ms, char *errstr, size_t errstr_size);
 
-/* Position after the last emitted row: {"ts":"...","key":[...]} (new ref),
- * or NULL before the first row. */
+/*
+ * State after the last step, as a new JSON object (NULL before the first
+ * row): {"ts":F.ts,"key":[...],"w":W,"seq":N} where seq numbers the step.
+ * Hand it to the delivery tracker; once committed, pass it through
+ * cdc_poller_checkpoint to add the delivered part of the emitted set.
+ */
 json_t *cdc_poller_position(const cdc_poller_t *p);
+/* Add "seen" (versions emitted by steps <= pos.seq) to a committed position
+ * (modifies pos). */
+cdc_err_t cdc_poller_checkpoint(const cdc_poller_t *p, json_t *pos);
+
+/* Versions held for de-duplication (for metrics and tests). */
+size_t cdc_poller_window_size(const cdc_poller_t *p);
 
 #endif
