@@ -9,6 +9,8 @@ packages=(
   libjansson-dev libmicrohttpd-dev libcmocka-dev
   postgresql-15 postgresql-client-15 kcat
 )
+# Node.js runs kinesalite, the Kinesis API server of the stream-source tests.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps.sh: run as root (apt-get install)" >&2

@@ -442,12 +442,10 @@ static cdc_err_t discover(cdc_poller_t *p, PGconn *conn, char *errstr,
                           ts_name, tn ? tn : "unknown");
         goto fail;
     }
-    if (del && p->deleted_idx < 0) {
-        err = cdc_err_set(errstr, n, CDC_ERR_SCHEMA,
-                          "table %s has no column \"%s\" "
-                          "(dsql.soft.delete.column)", p->name, del);
-        goto fail;
-    }
+    if (del && p->deleted_idx < 0)
+        cdc_log_warn("poll", "table %s has no column \"%s\" "
+                     "(dsql.soft.delete.column): its soft deletes are not "
+                     "detected", p->name, del);
 
     keyctx_t kc = {p, NULL, false};
     if (cdc_config_str(c, CDC_KEY_KEY_COLUMNS)) {
