@@ -194,14 +194,30 @@ static int cmd_check(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Parse YYYYMMDDTHHMMSSZ as UTC. */
+/* Parse YYYYMMDDTHHMMSSZ as UTC, strictly: no field may roll over. */
 static int parse_amz_time(const char *s, time_t *out)
 {
-    struct tm tm = {0};
-    const char *end = strptime(s, "%Y%m%dT%H%M%SZ", &tm);
-    if (!end || *end || strlen(s) != 16)
+    if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z')
         return -1;
-    *out = timegm(&tm);
+    for (int i = 0; i < 15; i++)
+        if (i != 8 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int v[6];
+    static const int at[6] = {0, 4, 6, 9, 11, 13}, len[6] = {4, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 6; i++) {
+        char buf[5] = {0};
+        memcpy(buf, s + at[i], (size_t)len[i]);
+        v[i] = atoi(buf);
+    }
+    struct tm tm = {.tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2],
+                    .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_year != v[0] - 1900 ||
+        back.tm_mon != v[1] - 1 || back.tm_mday != v[2] || back.tm_hour != v[3] ||
+        back.tm_min != v[4] || back.tm_sec != v[5])
+        return -1;
+    *out = t;
     return 0;
 }
 
@@ -255,7 +271,8 @@ static int cmd_token(int argc, char **argv)
     char errstr[2048], reg[64];
     if (cdc_aws_region_resolve(region, profile, reg, sizeof reg, errstr,
                                sizeof errstr) != CDC_OK) {
-        fprintf(stderr, "dsqlcdc: %s\n", errstr);
+        fprintf(stderr, "dsqlcdc: %s; or pass --region R\n",
+                errstr);
         return EXIT_RUNTIME;
     }
     cdc_cred_chain_t *chain = cdc_cred_chain_new(profile);

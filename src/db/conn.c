@@ -123,15 +123,31 @@ cdc_err_t cdc_db_get(cdc_db_t *db, PGconn **out, char *errstr, size_t n)
     PGconn *conn = PQconnectdbParams(keys, vals, 0);
     cdc_buf_wipe(&pw);
     if (!conn || PQstatus(conn) != CONNECTION_OK) {
-        err = cdc_err_set(errstr, n, CDC_ERR_DB_CONNECT,
-                          "cannot connect to %s:%s as %s: %s",
-                          cdc_db_endpoint(db), port,
-                          cdc_config_str(c, CDC_KEY_IAM_USERNAME),
-                          conn ? PQerrorMessage(conn) : "out of memory");
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s",
+                 conn ? PQerrorMessage(conn) : "out of memory");
         /* libpq's message ends with a newline. */
-        size_t l = strlen(errstr);
-        while (l && (errstr[l - 1] == '\n' || errstr[l - 1] == ' '))
-            errstr[--l] = '\0';
+        size_t l = strlen(msg);
+        while (l && (msg[l - 1] == '\n' || msg[l - 1] == ' '))
+            msg[--l] = '\0';
+        bool iam = strcmp(cdc_config_str(c, CDC_KEY_AUTH_MODE), "iam") == 0;
+        if (conn && PQconnectionUsedPassword(conn) && strstr(msg, "auth"))
+            err = cdc_err_set(errstr, n, CDC_ERR_AUTH,
+                              "%s:%s rejected %s as %s: %s; %s", cdc_db_endpoint(db),
+                              port, iam ? "the IAM token" : "the password",
+                              cdc_config_str(c, CDC_KEY_IAM_USERNAME), msg,
+                              iam ? "check that the IAM identity may "
+                                    "dsql:DbConnect (dsql:DbConnectAdmin for "
+                                    "admin) on this cluster, that dsql.region "
+                                    "is the cluster's region, and that the "
+                                    "role exists and is mapped with AWS IAM "
+                                    "GRANT"
+                                  : "check dsql.password");
+        else
+            err = cdc_err_set(errstr, n, CDC_ERR_DB_CONNECT,
+                              "cannot connect to %s:%s as %s: %s",
+                              cdc_db_endpoint(db), port,
+                              cdc_config_str(c, CDC_KEY_IAM_USERNAME), msg);
         PQfinish(conn);
         return err;
     }

@@ -33,6 +33,10 @@ grep -q -- "--config FILE is required" "$tmp/err" || fail "missing --config mess
 expect_rc 2 "$bin" offsets list --config x
 expect_rc 2 "$bin" token --region us-east-1
 expect_rc 2 "$bin" token --hostname h --region r --time 2025-12-19
+# dates that would silently roll over to another signing time
+for t in 20250230T120000Z 20251219T235960Z "2025 119T120000Z" 20251219T246000Z; do
+  expect_rc 2 "$bin" token --hostname h --region r --time "$t"
+done
 expect_rc 2 "$bin" token --hostname h --region r --expires-in 604801
 
 # The production connector file of the Java plugin's users: clean summary.

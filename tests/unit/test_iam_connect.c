@@ -294,7 +294,8 @@ static void assert_log_clean(fx_t *fx, const char *token)
 }
 
 /*
- * Connect once and return what the stub recorded; the attempt must fail
+ * Connect once and return what the stub recorded; the attempt must fail:
+ * with CDC_ERR_AUTH and advice when a password was sent and rejected, else
  * with CDC_ERR_DB_CONNECT. *lo and *hi bracket the attempt in wall time.
  */
 static const cdc_pg_stub_conn_t *connect_once(fx_t *fx, char *errstr,
@@ -307,11 +308,18 @@ static const cdc_pg_stub_conn_t *connect_once(fx_t *fx, char *errstr,
     *lo = time(NULL);
     cdc_err_t err = cdc_db_get(fx->db, &conn, errstr, n);
     *hi = time(NULL);
-    assert_int_equal(err, CDC_ERR_DB_CONNECT);
     assert_null(conn);
     assert_true(cdc_pg_stub_wait_conns(fx->stub, before + 1, WAIT_MS));
     assert_int_equal(cdc_pg_stub_nconns(fx->stub), before + 1);
-    return cdc_pg_stub_conn(fx->stub, before);
+    const cdc_pg_stub_conn_t *c = cdc_pg_stub_conn(fx->stub, before);
+    if (c->password) {
+        assert_int_equal(err, CDC_ERR_AUTH);
+        assert_non_null(strstr(errstr, "rejected the IAM token"));
+        assert_non_null(strstr(errstr, "dsql:DbConnect"));
+    } else {
+        assert_int_equal(err, CDC_ERR_DB_CONNECT);
+    }
+    return c;
 }
 
 /*
