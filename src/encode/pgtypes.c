@@ -921,3 +921,49 @@ cdc_err_t cdc_pgtypes_render(cdc_jsonw_t *w, uint32_t type_oid,
     return cdc_err_set(errstr, errstr_size, err, "cannot render %s value: %s",
                        name ? name : "text", cdc_err_str(err));
 }
+
+cdc_pgtypes_connect_t cdc_pgtypes_connect_schema(uint32_t type_oid)
+{
+    cdc_pgtypes_connect_t s = {"string", NULL, 0};
+    if (cdc_pgtypes_array_elem(type_oid)) {
+        s.type = "array";
+        return s;
+    }
+    switch (kind_of(type_oid)) {
+    case K_BOOL: s.type = "boolean"; break;
+    case K_INT2: s.type = "int16"; break;
+    case K_INT4: s.type = "int32"; break;
+    case K_INT8:
+    case K_OID: s.type = "int64"; break;
+    case K_FLOAT:
+        s.type = type_oid == CDC_PGOID_FLOAT4 ? "float" : "double";
+        break;
+    case K_NUMERIC: break;
+    case K_DATE:
+        s.type = "int32";
+        s.name = "io.debezium.time.Date";
+        break;
+    case K_TIME:
+        s.type = "int64";
+        s.name = "io.debezium.time.MicroTime";
+        break;
+    case K_TIMESTAMP:
+        s.type = "int64";
+        s.name = "io.debezium.time.MicroTimestamp";
+        break;
+    case K_TIMESTAMPTZ: s.name = "io.debezium.time.ZonedTimestamp"; break;
+    case K_TIMETZ: s.name = "io.debezium.time.ZonedTime"; break;
+    case K_BYTEA: s.type = "bytes"; break;
+    case K_STRING:
+        if (type_oid == CDC_PGOID_UUID)
+            s.name = "io.debezium.data.Uuid";
+        else if (type_oid == CDC_PGOID_JSON || type_oid == CDC_PGOID_JSONB)
+            s.name = "io.debezium.data.Json";
+        else if (type_oid == CDC_PGOID_XML)
+            s.name = "io.debezium.data.Xml";
+        break;
+    }
+    if (s.name)
+        s.version = 1; /* every Debezium logical type above is at version 1 */
+    return s;
+}

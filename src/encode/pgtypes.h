@@ -140,4 +140,23 @@ const char *cdc_pgtypes_name(uint32_t type_oid);
 void cdc_pgtypes_quote_value(char *dst, size_t n, const char *val,
                              size_t len);
 
+/*
+ * The Kafka Connect schema Debezium's PostgreSQL connector declares for a
+ * column of this type, matching what cdc_pgtypes_render writes (so numeric is
+ * "string", as decimal.handling.mode=string gives; timestamp is always
+ * MicroTimestamp and time MicroTime, since values keep microseconds; interval
+ * is a plain "string": its values are PostgreSQL text, not the ISO 8601 of
+ * io.debezium.time.Interval). type is JsonConverter's type name ("int32",
+ * "string", "bytes", "array", ...); name/version the logical type, NULL/0
+ * when none.
+ * For "array" the items' schema is that of cdc_pgtypes_array_elem(oid).
+ */
+typedef struct {
+    const char *type;
+    const char *name;
+    int version;
+} cdc_pgtypes_connect_t;
+
+cdc_pgtypes_connect_t cdc_pgtypes_connect_schema(uint32_t type_oid);
+
 #endif
