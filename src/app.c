@@ -22,6 +22,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "db/conn.h"
+#include "encode/debezium.h"
 #include "encode/flat.h"
 #include "encode/router.h"
 #include "offsets/store.h"
@@ -47,6 +48,8 @@ typedef struct {
     cdc_cred_chain_t *chain;
     cdc_offset_store_t *offsets;
     cdc_router_t *router;
+    cdc_debezium_t *dbz;     /* keys, and values in record.format=debezium */
+    bool envelope;           /* record.format=debezium */
     task_t *tasks;
     size_t ntasks;
     cdc_buf_t key, value;
@@ -138,9 +141,11 @@ static cdc_err_t emit_change(const cdc_change_t *ch, void *ctx, char *errstr,
     app_t *a = e->app;
     cdc_buf_reset(&a->key);
     cdc_buf_reset(&a->value);
-    cdc_err_t err = cdc_flat_encode_key(ch, &a->key, errstr, n);
+    cdc_err_t err = cdc_debezium_encode_key(a->dbz, ch, &a->key, errstr, n);
     if (err == CDC_OK)
-        err = cdc_flat_encode_value(ch, &a->value, errstr, n);
+        err = a->envelope
+                  ? cdc_debezium_encode_value(a->dbz, ch, &a->value, errstr, n)
+                  : cdc_flat_encode_value(ch, &a->value, errstr, n);
     if (err == CDC_ERR_ENCODE && a->tolerate_all) {
         cdc_log_warn("app", "skipped a row (errors.tolerance=all): %s", errstr);
         return CDC_OK;
@@ -272,6 +277,15 @@ static cdc_err_t setup(app_t *a, char *errstr, size_t n)
     a->router = cdc_router_new(c, errstr, n);
     if (!a->router)
         return CDC_ERR_CONFIG;
+    a->envelope = strcmp(cdc_config_str(c, CDC_KEY_RECORD_FORMAT), "debezium") == 0;
+    cdc_debezium_opts_t dopts = {
+        .topic_prefix = cdc_config_str(c, CDC_KEY_TOPIC_PREFIX),
+        .database = cdc_config_str(c, CDC_KEY_DATABASE_NAME),
+        .key_schemas = cdc_config_bool(c, CDC_KEY_KEY_CONVERTER_SCHEMAS_ENABLE),
+        .value_schemas = cdc_config_bool(c, CDC_KEY_VALUE_CONVERTER_SCHEMAS_ENABLE),
+    };
+    if (!(a->dbz = cdc_debezium_new(&dopts, errstr, n)))
+        return CDC_ERR_CONFIG;
     if (strcmp(cdc_config_str(c, CDC_KEY_AUTH_MODE), "iam") == 0 &&
         !(a->chain = cdc_cred_chain_new(NULL)))
         return CDC_ERR_NOMEM;
@@ -301,6 +315,7 @@ static void teardown(app_t *a)
     cdc_db_destroy(a->db);
     cdc_cred_chain_destroy(a->chain);
     cdc_router_destroy(a->router);
+    cdc_debezium_destroy(a->dbz);
     cdc_offsets_close(a->offsets);
     cdc_buf_free(&a->key);
     cdc_buf_free(&a->value);

@@ -851,6 +851,13 @@ cdc_err_t cdc_config_validate(const cdc_config_t *c, cdc_buf_t *problems)
             v.bad++;
         }
     }
+    if (cdc_config_bool(c, CDC_KEY_VALUE_CONVERTER_SCHEMAS_ENABLE) &&
+        strcmp(cdc_config_str(c, CDC_KEY_RECORD_FORMAT), "flat") == 0) {
+        problem(problems, "value.converter.schemas.enable (%s): true needs "
+                "record.format=debezium; the flat format is schemaless JSON",
+                cdc_config_source(c, CDC_KEY_VALUE_CONVERTER_SCHEMAS_ENABLE));
+        v.bad++;
+    }
     const char *listen = cdc_config_str(c, CDC_KEY_REST_LISTEN);
     if (listen) {
         const char *colon = strrchr(listen, ':');

@@ -233,13 +233,15 @@ static void test_cross_key_rules(void **state)
                           "\"value.converter\":\"io.confluent.connect.avro.AvroConverter\","
                           "\"rest.listen\":\"8083\",\"transforms\":\"r\","
                           "\"transforms.r.type\":\"org.apache.kafka.connect.transforms.RegexRouter\","
-                          "\"transforms.r.regex\":\"(a\",\"transforms.x.type\":\"y\"}",
+                          "\"transforms.r.regex\":\"(a\",\"transforms.x.type\":\"y\","
+                          "\"value.converter.schemas.enable\":\"true\"}",
                           &c, &p),
                      CDC_ERR_CONFIG);
     assert_string_equal(cdc_buf_str(&p),
         "dsql.tables (t.json:1): \"a.b.c\" is not a table name; write table or schema.table (letters, digits, _)\n"
         "dsql.pool.min.idle (t.json:1): 5 is more than dsql.pool.max.size (2)\n"
         "value.converter (t.json:1): \"io.confluent.connect.avro.AvroConverter\" is not supported; use org.apache.kafka.connect.json.JsonConverter\n"
+        "value.converter.schemas.enable (t.json:1): true needs record.format=debezium; the flat format is schemaless JSON\n"
         "rest.listen (t.json:1): \"8083\" is not host:port, e.g. 127.0.0.1:8083\n"
         "transforms.r.regex: \"(a\" is not a valid regular expression: Unmatched ( or \\(\n"
         "transforms.r.replacement: not set; RegexRouter needs the replacement topic name ($1 refers to a group)\n"
@@ -257,6 +259,7 @@ static void test_bare_map_and_types(void **state)
     assert_int_equal(load("{\"name\":\"n1\",\"dsql.endpoint.primary\":\"h\","
                           "\"dsql.tables\":\"t\",\"dsql.batch.size\":500,"
                           "\"value.converter.schemas.enable\":true,"
+                          "\"record.format\":\"debezium\","
                           "\"dsql.ssl.mode\":\"DISABLE\",\"sink.type\":\"stdout\","
                           "\"kafka.linger.ms\":\"20\",\"dsql.endpoint.secondary\":\"\"}",
                           &c, &p),
