@@ -573,3 +573,72 @@ cdc_test_end() {
         fi
         exit "$rc"
 }
+
+# ------------------------------------------------------------ more PostgreSQL
+
+# Drops PID from the pids cdc_test_end stops (it was stopped already).
+_cdc_unspawn() {
+        local p keep=()
+        for p in "${_CDC_SPAWNED[@]}"; do
+                [[ $p == "$1" ]] || keep+=("$p")
+        done
+        _CDC_SPAWNED=("${keep[@]}")
+}
+
+_cdc_check_name() {
+        [[ $1 =~ ^[A-Za-z][A-Za-z0-9_]{0,30}$ ]] ||
+                { echo "${FUNCNAME[1]}: NAME must match [A-Za-z][A-Za-z0-9_]*: '$1'" >&2; return 1; }
+}
+
+# cdc_pg_start_extra NAME: a second (third...) PostgreSQL for this test alone,
+# set up like the shared one (users, auth, 127.0.0.1) on its own free port,
+# with only the default databases. Exports CDC_PG_<NAME>_PORT (NAME
+# upper-cased); PG* and state.env keep pointing at the shared server.
+# cdc_pg_stop_extra NAME stops it and deletes its files; cdc_test_end stops it
+# too (SIGTERM: smart shutdown), and the harness cleanup removes its files.
+cdc_pg_start_extra() {
+        local name=${1:?cdc_pg_start_extra NAME} dir root port pid rc=0 var
+        [[ -n "${CDC_TEST_TMP:-}" ]] || { _cdc_err "call cdc_test_begin first"; return 1; }
+        _cdc_check_name "$name" || return 1
+        var=CDC_PG_${name^^}_PORT
+        [[ -z "${!var:-}" ]] || { _cdc_err "$name is already running on port ${!var}"; return 1; }
+        # cdc_pg_start keeps every file of its own under $CDC_HARNESS_DIR: run
+        # it in a subshell pointed at a dir of ours, so the shared server's
+        # state.env and log stay as they are. Not under $CDC_TEST_TMP: that
+        # is 0700 and the server runs as postgres. "test.*": a harness start
+        # deletes what a failed test left.
+        dir=$(mktemp -d "$CDC_HARNESS_DIR/test.$CDC_TEST_NAME.pg-$name.XXXXXX") || return 1
+        chmod 755 "$dir" || return 1
+        (CDC_HARNESS_DIR=$dir cdc_pg_start >/dev/null) || rc=1
+        # Its temp dir joins the harness's, so cleanup stops it after any abort.
+        [[ -r "$dir/owned-dirs" ]] && cat "$dir/owned-dirs" >>"$CDC_HARNESS_DIR/owned-dirs"
+        echo "$dir" >"$CDC_TEST_TMP/pg-extra.$name"
+        ((rc == 0)) || { _cdc_err "could not start PostgreSQL $name (files in $dir)"; return 1; }
+        # shellcheck disable=SC1091
+        read -r root port < <(source "$dir/state.env" && echo "$CDC_PG_ROOT $PGPORT")
+        { read -r pid <"$root/data/postmaster.pid"; } 2>/dev/null ||
+                { _cdc_err "PostgreSQL $name has no postmaster.pid in $root/data"; return 1; }
+        _CDC_SPAWNED+=("$pid")
+        printf -v "$var" '%s' "$port"
+        export "${var?}"
+}
+
+# cdc_pg_stop_extra NAME: fast shutdown of a cdc_pg_start_extra server,
+# deletes its files, unsets CDC_PG_<NAME>_PORT.
+cdc_pg_stop_extra() {
+        local name=${1:?cdc_pg_stop_extra NAME} dir pid="" rc=0 var
+        _cdc_check_name "$name" || return 1
+        var=CDC_PG_${name^^}_PORT
+        [[ -r "$CDC_TEST_TMP/pg-extra.$name" ]] || { _cdc_err "no PostgreSQL $name was started"; return 1; }
+        dir=$(<"$CDC_TEST_TMP/pg-extra.$name")
+        if [[ -r "$dir/state.env" ]]; then
+                # shellcheck disable=SC1091
+                { read -r pid <"$(source "$dir/state.env" && echo "$CDC_PG_DATA")/postmaster.pid"; } 2>/dev/null
+                # shellcheck disable=SC1091
+                (source "$dir/state.env" && cdc_pg_stop) || rc=1
+        fi
+        [[ -n "$pid" ]] && _cdc_unspawn "$pid"
+        rm -rf -- "$dir" "$CDC_TEST_TMP/pg-extra.$name"
+        unset "$var"
+        return $rc
+}
