@@ -642,3 +642,106 @@ cdc_pg_stop_extra() {
         unset "$var"
         return $rc
 }
+
+# ------------------------------------------------------------ fault proxy
+
+# cdc_faultproxy instances (tests/harness/faultproxy.c) belong to one test and
+# live in $CDC_TEST_TMP/proxy.NAME: in (command FIFO), out (its stdout:
+# address, then one reply per command), log (stderr), port, pid, lock.
+
+_cdc_proxy_dir() {
+        echo "$CDC_TEST_TMP/proxy.$1"
+}
+
+# The proxy NAME is running (and is ours, not a reused pid).
+_cdc_proxy_alive() {
+        local pid
+        { read -r pid <"$(_cdc_proxy_dir "$1")/pid"; } 2>/dev/null &&
+                ! _cdc_all_gone "$pid" &&
+                grep -qzxF "CDC_HARNESS_MARK=$CDC_HARNESS_DIR" "/proc/$pid/environ" 2>/dev/null
+}
+
+_cdc_proxy_booted() {
+        [[ -s "$1/port" ]] || ! kill -0 "$2" 2>/dev/null
+}
+
+# cdc_proxy_start NAME HOST:PORT: starts a fault proxy from 127.0.0.1:<free
+# port> to HOST:PORT and exports CDC_PROXY_<NAME>_PORT (NAME upper-cased):
+#   cdc_proxy_start pg "127.0.0.1:$PGPORT" && psql -p "$CDC_PROXY_PG_PORT" ...
+# Steer it with cdc_proxy_cmd. cdc_test_end stops it (so does cdc_proxy_stop).
+cdc_proxy_start() {
+        local name=${1:?cdc_proxy_start NAME HOST:PORT} target=${2:?cdc_proxy_start NAME HOST:PORT}
+        local bin=${CDC_FAULTPROXY_BIN:-} dir pid var
+        [[ -n "${CDC_TEST_TMP:-}" ]] || { _cdc_err "call cdc_test_begin first"; return 1; }
+        _cdc_check_name "$name" || return 1
+        [[ -x "$bin" ]] || { _cdc_err "CDC_FAULTPROXY_BIN is not an executable: '$bin'"; return 1; }
+        _cdc_proxy_alive "$name" && { _cdc_err "proxy $name is already running"; return 1; }
+        dir=$(_cdc_proxy_dir "$name")
+        mkdir -p "$dir" || return 1
+        rm -f "$dir/in" "$dir/out" "$dir/port" "$dir/pid" "$dir/lock"
+        mkfifo "$dir/in" || return 1
+        # Held open read-write by the proxy itself: writers coming and going
+        # never make it see EOF.
+        "$bin" --target "$target" --listen-port-file "$dir/port" \
+                0<>"$dir/in" >"$dir/out" 2>"$dir/log" &
+        pid=$!
+        _CDC_SPAWNED+=("$pid")
+        echo "$pid" >"$dir/pid"
+        if ! cdc_wait_for 10 _cdc_proxy_booted "$dir" "$pid" || [[ ! -s "$dir/port" ]]; then
+                cat "$dir/log" >&2
+                _cdc_err "cdc_faultproxy $name did not publish its port (log: $dir/log)"
+                kill "$pid" 2>/dev/null || true
+                return 1
+        fi
+        var=CDC_PROXY_${name^^}_PORT
+        printf -v "$var" '%s' "$(<"$dir/port")"
+        export "${var?}"
+}
+
+# cdc_proxy_cmd NAME "CMD ARGS": sends one command to proxy NAME (see
+# cdc_faultproxy --help). On "ok" returns 0 and prints what follows it, if
+# anything (stats: "conns=N active=M bytes_up=X bytes_down=Y"); on
+# "error ..." prints that to stderr and returns 1.
+cdc_proxy_cmd() {
+        local name=${1:?cdc_proxy_cmd NAME CMD} cmd dir lock fd n reply
+        shift
+        cmd="$*"
+        dir=$(_cdc_proxy_dir "$name")
+        _cdc_proxy_alive "$name" || { _cdc_err "proxy $name is not running"; return 1; }
+        [[ -n $cmd && $cmd != *$'\n'* ]] || { _cdc_err "one command per call"; return 1; }
+        exec {lock}>>"$dir/lock" || return 1
+        flock -w 30 "$lock" || { exec {lock}>&-; _cdc_err "lock busy for 30 s"; return 1; }
+        n=$(_cdc_lines "$dir/out")
+        exec {fd}<>"$dir/in" && printf '%s\n' "$cmd" >&"$fd"
+        exec {fd}>&-
+        if cdc_wait_for 10 _cdc_lines_gt "$dir/out" "$n"; then
+                reply=$(sed -n "$((n + 1))p" "$dir/out")
+        else
+                reply="error no reply within 10 s"
+        fi
+        exec {lock}>&-
+        case $reply in
+        ok) return 0 ;;
+        "ok "*) echo "${reply#ok }" ;;
+        *)
+                echo "cdc_proxy_cmd $name '$cmd': $reply" >&2
+                return 1
+                ;;
+        esac
+}
+
+# cdc_proxy_stop NAME: stops proxy NAME (SIGTERM, then SIGKILL); its
+# connections close. Unsets CDC_PROXY_<NAME>_PORT.
+cdc_proxy_stop() {
+        local name=${1:?cdc_proxy_stop NAME} dir pid=""
+        _cdc_check_name "$name" || return 1
+        dir=$(_cdc_proxy_dir "$name")
+        { read -r pid <"$dir/pid"; } 2>/dev/null
+        if _cdc_proxy_alive "$name"; then
+                _cdc_kill_pids "$pid"
+                wait "$pid" 2>/dev/null || true
+        fi
+        [[ -n "$pid" ]] && _cdc_unspawn "$pid"
+        rm -f "$dir/in" "$dir/port" "$dir/pid"
+        unset "CDC_PROXY_${name^^}_PORT"
+}
