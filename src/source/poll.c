@@ -307,13 +307,9 @@ static cdc_err_t build_sql(cdc_poller_t *p)
     cdc_buf_init(&q);
     const char *ts = p->cols[p->ts_idx].name;
 
-    cdc_buf_puts(&sel, "SELECT ");
-    for (size_t i = 0; i < p->ncols; i++) {
-        if (i)
-            cdc_buf_puts(&sel, ", ");
-        put_ident(&sel, p->cols[i].name);
-    }
-    cdc_buf_puts(&sel, " FROM ");
+    /* SELECT *, not a column list: a column added later then shows up in
+     * the result's shape and triggers re-discovery (see same_shape). */
+    cdc_buf_puts(&sel, "SELECT * FROM ");
     put_ident(&sel, p->schema);
     cdc_buf_putc(&sel, '.');
     put_ident(&sel, p->table);
@@ -621,6 +617,18 @@ typedef struct {
     size_t emitted;
 } page_t;
 
+/* Does the result have the columns discovery found, in the same order? */
+static bool same_shape(const cdc_poller_t *p, const PGresult *r)
+{
+    if ((size_t)PQnfields(r) != p->ncols)
+        return false;
+    for (size_t i = 0; i < p->ncols; i++)
+        if (strcmp(PQfname(r, (int)i), p->cols[i].name) != 0 ||
+            PQftype(r, (int)i) != p->cols[i].type_oid)
+            return false;
+    return true;
+}
+
 /* Run one page query and emit its rows. */
 static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
                           int nparams, const char **vals, const Oid *types,
@@ -635,6 +643,12 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
         if (err == CDC_ERR_SCHEMA)
             clear_schema(p); /* re-discover before the next step */
         return err;
+    }
+    if (!same_shape(p, r)) {
+        PQclear(r);
+        clear_schema(p); /* re-discover before the next step */
+        return cdc_err_set(errstr, n, CDC_ERR_SCHEMA, "polling %s: the "
+                           "table's columns changed", p->name);
     }
     p->seq++;
     int nrows = PQntuples(r);

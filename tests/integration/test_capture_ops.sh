@@ -51,3 +51,17 @@ cap_sql "INSERT INTO good VALUES (5, now(), now())"
 cdc_wait_for 20 have_lines 8
 cap_stop
 cdc_assert_eq "1 2 3 4 2 3 4 5" "$(sed -E 's/.*"key":\{"id":([0-9]+)\}.*/\1/' "$out" | xargs)" "keys with start.mode=latest"
+
+# Schema changes while running: an added column appears in the records, a
+# dropped one disappears, and the position is kept.
+cap_start "$CDC_TEST_TMP/latest.json" "$CDC_TEST_TMP/dsqlcdc4.log"
+cdc_wait_for 20 stored
+cap_sql "ALTER TABLE good ADD COLUMN note text" \
+        "INSERT INTO good VALUES (6, now(), now(), 'added')"
+cdc_wait_for 20 have_lines 9
+cap_sql "ALTER TABLE good DROP COLUMN note" "INSERT INTO good VALUES (7, now(), now())"
+cdc_wait_for 20 have_lines 10
+cap_stop
+tail -2 "$out" | sed -E 's/.*"value":(\{[^}]*\}).*/\1/; s/"(created_date|saved_date)":"[^"]*"/"\1":T/g; s/"__ts_ms":[0-9]+/"__ts_ms":TS/' >"$CDC_TEST_TMP/last2"
+cdc_assert_eq '{"id":6,"created_date":T,"saved_date":T,"note":"added","__op":"c","__table":"good","__ts_ms":TS}
+{"id":7,"created_date":T,"saved_date":T,"__op":"c","__table":"good","__ts_ms":TS}' "$(cat "$CDC_TEST_TMP/last2")" "records across schema changes"
