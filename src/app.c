@@ -39,7 +39,12 @@ typedef struct {
     char *topic;
     int64_t next_poll_ms;
     uint64_t records;
+    /* catch-up progress: logged every PROGRESS_MS while pages come full */
+    int64_t progress_ms;
+    uint64_t progress_records;
 } task_t;
+
+#define PROGRESS_MS 10000
 
 typedef struct {
     const cdc_config_t *cfg;
@@ -162,6 +167,35 @@ static cdc_err_t emit_change(const cdc_change_t *ch, void *ctx, char *errstr,
     return err;
 }
 
+/* While a table catches up on a backlog, say how it goes every PROGRESS_MS:
+ * rows, rate and, from the planner's row count, the time left. */
+static void log_progress(task_t *t, int64_t now, bool busy)
+{
+    if (!busy) {
+        t->progress_ms = 0;
+        return;
+    }
+    if (!t->progress_ms) {
+        t->progress_ms = now;
+        t->progress_records = t->records;
+        return;
+    }
+    if (now - t->progress_ms < PROGRESS_MS)
+        return;
+    double secs = (double)(now - t->progress_ms) / 1000.0;
+    double rate = (double)(t->records - t->progress_records) / secs;
+    int64_t est = cdc_poller_row_estimate(t->poller);
+    char eta[96] = "";
+    if (est > 0 && rate > 0 && (uint64_t)est > t->records)
+        snprintf(eta, sizeof eta, ", about %.0f s left of ~%lld rows",
+                 (double)((uint64_t)est - t->records) / rate, (long long)est);
+    cdc_log_info("app", "%s: catching up: %llu records so far, %.0f rows/s%s",
+                 cdc_poller_name(t->poller), (unsigned long long)t->records,
+                 rate, eta);
+    t->progress_ms = now;
+    t->progress_records = t->records;
+}
+
 /* One step of a task's poller; a task that cannot go on is marked FAILED. */
 static void poll_task(app_t *a, task_t *t, int64_t now)
 {
@@ -184,8 +218,10 @@ static void poll_task(app_t *a, task_t *t, int64_t now)
             cdc_tracker_seal(t->tracker, pos);
         json_decref(pos);
     }
-    if (err == CDC_OK)
+    if (err == CDC_OK) {
+        log_progress(t, now, t->next_poll_ms <= now);
         return;
+    }
     if (err == CDC_ERR_SCHEMA && stepped && strstr(errstr, "polling")) {
         /* The table changed under the query; the poller re-reads its schema
          * on the next step and keeps its position. */

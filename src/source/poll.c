@@ -66,6 +66,7 @@ struct cdc_poller {
     int64_t next_rescan_ms;
     cdc_dedup_t *seen;
     uint64_t seq;       /* numbers steps, for delivery-aware persistence */
+    int64_t row_estimate; /* the planner's, at discovery; -1 unknown */
 };
 
 static char *xstrndup(const char *s, size_t n)
@@ -163,6 +164,7 @@ const char *cdc_poller_name(const cdc_poller_t *p) { return p->name; }
 const char *cdc_poller_schema(const cdc_poller_t *p) { return p->schema; }
 const char *cdc_poller_table(const cdc_poller_t *p) { return p->table; }
 size_t cdc_poller_window_size(const cdc_poller_t *p) { return cdc_dedup_count(p->seen); }
+int64_t cdc_poller_row_estimate(const cdc_poller_t *p) { return p->row_estimate; }
 
 /* Epoch microseconds of a timestamp text; bounds may carry "+00" even for
  * timestamp columns, so try with a zone first. */
@@ -488,6 +490,16 @@ static cdc_err_t discover(cdc_poller_t *p, PGconn *conn, char *errstr,
         p->row[p->key_idx[k]].is_key = true;
     if ((err = build_sql(p)) != CDC_OK)
         goto fail;
+    /* For progress messages only: a failure just means "unknown". */
+    p->row_estimate = -1;
+    r = PQexecParams(conn,
+                     "SELECT c.reltuples::int8 FROM pg_catalog.pg_class c "
+                     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+                     "WHERE n.nspname = $1 AND c.relname = $2",
+                     2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        p->row_estimate = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
     cdc_log_info("poll", "%s: %zu columns, key (%s%s), cursor on %s", p->name,
                  p->ncols, p->cols[p->key_idx[0]].name,
                  p->nkeys > 1 ? ", ..." : "", ts_name);

@@ -69,5 +69,7 @@ cdc_err_t cdc_poller_checkpoint(const cdc_poller_t *p, json_t *pos);
 
 /* Versions held for de-duplication (for metrics and tests). */
 size_t cdc_poller_window_size(const cdc_poller_t *p);
+/* The planner's row count at discovery (progress messages); -1 unknown. */
+int64_t cdc_poller_row_estimate(const cdc_poller_t *p);
 
 #endif
