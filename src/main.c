@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "check.h"
 #include "auth/credentials.h"
 #include "auth/token.h"
 #include "common/log.h"
@@ -31,7 +32,10 @@ static const char usage_text[] =
     "\n"
     "Commands:\n"
     "  run --config FILE        Run the daemon in the foreground until SIGTERM/SIGINT.\n"
-    "  check --config FILE      Validate the configuration; print every problem.\n"
+    "  check --config FILE [--no-connect]\n"
+    "                           Validate the configuration (every problem), then\n"
+    "                           check credentials, token, database, tables and\n"
+    "                           Kafka, one line each (skipped with --no-connect).\n"
     "  token --hostname H --region R [--admin] [--expires-in SECONDS]\n"
     "        [--time YYYYMMDDTHHMMSSZ] [--profile P]\n"
     "                           Print a DSQL IAM auth token (credentials from the\n"
@@ -111,6 +115,7 @@ static const struct option config_opts[] = {
     {"foreground", no_argument, NULL, 'f'},
     {"table", required_argument, NULL, 't'},
     {"to-timestamp", required_argument, NULL, 'T'},
+    {"no-connect", no_argument, NULL, 'n'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -119,6 +124,7 @@ typedef struct {
     const char *config;
     const char *table;
     const char *to_timestamp;
+    bool no_connect;
 } cmd_args_t;
 
 static int parse_cmd_args(int argc, char **argv, cmd_args_t *a, bool table_ok)
@@ -129,6 +135,7 @@ static int parse_cmd_args(int argc, char **argv, cmd_args_t *a, bool table_ok)
         switch (opt) {
         case 'c': a->config = optarg; break;
         case 'f': break;
+        case 'n': a->no_connect = true; break;
         case 't':
         case 'T':
             if (!table_ok)
@@ -190,8 +197,18 @@ static int cmd_check(int argc, char **argv)
            cdc_config_list_count(c, CDC_KEY_TABLES),
            cdc_config_str(c, CDC_KEY_SINK_TYPE));
     cdc_config_print(c, stdout);
+    int failures = 0;
+    if (!a.no_connect) {
+        fflush(stdout);
+        apply_log_config(c);
+        /* The checks report their own findings; only errors from below. */
+        cdc_log_set_level(CDC_LOG_ERROR);
+        failures = cdc_check_run(c, stdout);
+        printf("%s\n", failures ? "✘ check failed: fix the ✘ lines above"
+                                 : "✔ all checks passed");
+    }
     cdc_config_destroy(c);
-    return EXIT_OK;
+    return failures ? EXIT_CONFIG : EXIT_OK;
 }
 
 /* Parse YYYYMMDDTHHMMSSZ as UTC, strictly: no field may roll over. */

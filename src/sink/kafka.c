@@ -153,3 +153,22 @@ cdc_err_t cdc_kafka_flush(cdc_kafka_t *k, int timeout_ms, char *errstr,
                            rd_kafka_outq_len(k->rk), timeout_ms);
     return CDC_OK;
 }
+
+cdc_err_t cdc_kafka_probe(cdc_kafka_t *k, const char *topic, int timeout_ms,
+                          int *brokers, bool *exists, char *errstr, size_t n)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* All topics: asking for one topic could auto-create it. */
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 1, NULL, &md, timeout_ms);
+    if (err)
+        return cdc_err_set(errstr, n, CDC_ERR_KAFKA, "no metadata from the "
+                           "brokers within %d ms: %s", timeout_ms,
+                           rd_kafka_err2str(err));
+    *brokers = md->broker_cnt;
+    *exists = false;
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, topic) == 0 && !md->topics[i].err)
+            *exists = true;
+    rd_kafka_metadata_destroy(md);
+    return CDC_OK;
+}

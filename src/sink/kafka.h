@@ -8,6 +8,8 @@
 #ifndef CDC_SINK_KAFKA_H
 #define CDC_SINK_KAFKA_H
 
+#include <stdbool.h>
+
 #include "sink/sink.h"
 
 typedef struct cdc_kafka cdc_kafka_t;
@@ -21,6 +23,12 @@ cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
                             size_t errstr_size);
 void cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms);
 cdc_err_t cdc_kafka_flush(cdc_kafka_t *k, int timeout_ms, char *errstr,
+                          size_t errstr_size);
+
+/* Ask the cluster for metadata: how many brokers answer and whether topic
+ * exists (without creating it). CDC_ERR_KAFKA when no broker answers. */
+cdc_err_t cdc_kafka_probe(cdc_kafka_t *k, const char *topic, int timeout_ms,
+                          int *brokers, bool *exists, char *errstr,
                           size_t errstr_size);
 
 #endif

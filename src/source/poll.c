@@ -382,9 +382,32 @@ static bool usable_ts_type(uint32_t oid)
            oid == CDC_PGOID_DATE;
 }
 
-/* Read columns and key from the catalog and build the queries. */
-static cdc_err_t discover(cdc_poller_t *p, PGconn *conn, char *errstr,
-                          size_t n)
+/* SELECT permission: reading no rows still needs it. Checked before the
+ * key, because the catalog views hide a table's constraints from a role
+ * that may not read it. */
+static cdc_err_t check_select(cdc_poller_t *p, PGconn *conn, char *errstr,
+                              size_t n)
+{
+    cdc_buf_t q;
+    cdc_buf_init(&q);
+    cdc_buf_puts(&q, "SELECT * FROM ");
+    put_ident(&q, p->schema);
+    cdc_buf_putc(&q, '.');
+    put_ident(&q, p->table);
+    cdc_buf_puts(&q, " LIMIT 0");
+    PGresult *r = PQexec(conn, cdc_buf_str(&q));
+    cdc_buf_free(&q);
+    char what[600];
+    snprintf(what, sizeof what, "reading %s", p->name);
+    cdc_err_t err = CDC_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = cdc_db_result_error(r, conn, what, errstr, n);
+    PQclear(r);
+    return err;
+}
+
+cdc_err_t cdc_poller_discover(cdc_poller_t *p, PGconn *conn, char *errstr,
+                              size_t n)
 {
     clear_schema(p);
     const char *params[2] = {p->schema, p->table};
@@ -445,6 +468,8 @@ static cdc_err_t discover(cdc_poller_t *p, PGconn *conn, char *errstr,
                      "(dsql.soft.delete.column): its soft deletes are not "
                      "detected", p->name, del);
 
+    if ((err = check_select(p, conn, errstr, n)) != CDC_OK)
+        goto fail;
     keyctx_t kc = {p, NULL, false};
     if (cdc_config_str(c, CDC_KEY_KEY_COLUMNS)) {
         cdc_config_list_each(c, CDC_KEY_KEY_COLUMNS, add_key_col, &kc);
@@ -507,6 +532,34 @@ static cdc_err_t discover(cdc_poller_t *p, PGconn *conn, char *errstr,
 fail:
     clear_schema(p);
     return err;
+}
+
+cdc_err_t cdc_poller_check_index(cdc_poller_t *p, PGconn *conn, bool *indexed,
+                                 char *errstr, size_t n)
+{
+    char what[600];
+    cdc_err_t err = CDC_OK;
+    static const char index_sql[] =
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i "
+        "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+        "AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3)";
+    const char *params[3] = {p->schema, p->table, p->cols[p->ts_idx].name};
+    PGresult *r = PQexecParams(conn, index_sql, 3, NULL, params, NULL, NULL, 0);
+    snprintf(what, sizeof what, "reading the indexes of %s", p->name);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        err = cdc_db_result_error(r, conn, what, errstr, n);
+    else
+        *indexed = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    return err;
+}
+
+const char *cdc_poller_ts_column(const cdc_poller_t *p)
+{
+    return p->ncols ? p->cols[p->ts_idx].name : NULL;
 }
 
 /* --- reading ------------------------------------------------------------ */
@@ -809,7 +862,7 @@ cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t mono_now,
     *rows = 0;
     *next_ms = mono_now;
     cdc_err_t err;
-    if (!p->ncols && (err = discover(p, conn, errstr, n)) != CDC_OK)
+    if (!p->ncols && (err = cdc_poller_discover(p, conn, errstr, n)) != CDC_OK)
         return err;
     if (!p->fast.ts && !p->safe.ts &&
         strcmp(cdc_config_str(p->cfg, CDC_KEY_START_MODE), "latest") == 0) {

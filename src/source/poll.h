@@ -47,6 +47,16 @@ const char *cdc_poller_table(const cdc_poller_t *p);
 cdc_err_t cdc_poller_restore(cdc_poller_t *p, const json_t *pos,
                              char *errstr, size_t errstr_size);
 
+/* Read columns and key from the catalog (done by the first step too). */
+cdc_err_t cdc_poller_discover(cdc_poller_t *p, PGconn *conn, char *errstr,
+                              size_t errstr_size);
+/* After discovery: is there an index leading with the timestamp column to
+ * serve the keyset query? (Discovery already checked SELECT permission.) */
+cdc_err_t cdc_poller_check_index(cdc_poller_t *p, PGconn *conn, bool *indexed,
+                                 char *errstr, size_t errstr_size);
+/* The timestamp column's name after discovery, else NULL. */
+const char *cdc_poller_ts_column(const cdc_poller_t *p);
+
 /*
  * Do the next piece of work: discover the schema if needed, then one page of
  * the fast scan or of the re-scan, emitting rows. *next_ms gets when the next

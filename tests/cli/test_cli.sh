@@ -40,7 +40,7 @@ done
 expect_rc 2 "$bin" token --hostname h --region r --expires-in 604801
 
 # The production connector file of the Java plugin's users: clean summary.
-expect_rc 0 "$bin" check --config "$fx/plugin-configs/production-dsql-connector.json"
+expect_rc 0 "$bin" check --no-connect --config "$fx/plugin-configs/production-dsql-connector.json"
 head -1 "$tmp/out" | grep -q '^✔ configuration .*production-dsql-connector.json is valid$' || fail "check headline"
 grep -qx '  dsql.endpoint.primary = vftmkydwxvxys6asbsc6ih2the.dsql-fnh4.us-east-1.on.aws' "$tmp/out" || fail "endpoint line"
 grep -qx '  dsql.database.name = car_entities' "$tmp/out" || fail "database line"
@@ -49,7 +49,7 @@ grep -qx '  tasks.max = 1  (no effect)' "$tmp/out" || fail "tasks.max notice"
 
 # Secrets never printed, by check or in logs.
 CONFLUENT_API_KEY=KEY123 CONFLUENT_API_SECRET=topsecret-value-42 \
-  expect_rc 0 "$bin" check --config "$fx/configs/confluent-cloud.json"
+  expect_rc 0 "$bin" check --no-connect --config "$fx/configs/confluent-cloud.json"
 grep -qx '  kafka.sasl.password = \*\*\*\*\*\*\*\*' "$tmp/out" || fail "password not masked"
 ! grep -q 'topsecret-value-42' "$tmp/out" "$tmp/err" || fail "secret printed"
 
