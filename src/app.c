@@ -1,11 +1,12 @@
 /*
  * app.c - the event loop (see app.h).
  *
- * One thread owns everything. Each turn: serve Kafka delivery reports, poll
- * every table whose time has come (one page each, so one busy table cannot
- * starve the others), move committed offsets up to what is delivered, flush
- * the offset file when due, then sleep until the nearest deadline or a
- * signal. Signal handlers only set flags and write to a self-pipe.
+ * One thread owns everything. Each turn: serve sink delivery reports, give
+ * every source whose time has come one step (a page, a batch of stream
+ * records: so one busy table cannot starve the others), store the positions
+ * that are now fully delivered, flush the offset file when due, then sleep
+ * until the nearest deadline or a signal. Signal handlers only set flags
+ * and write to a self-pipe.
  */
 #include "app.h"
 
@@ -26,27 +27,37 @@
 #include "encode/flat.h"
 #include "encode/router.h"
 #include "offsets/store.h"
-#include "offsets/tracker.h"
 #include "sink/sink.h"
-#include "source/poll.h"
+#include "source/poll_source.h"
+#include "source/source.h"
 
 typedef enum { TASK_RUNNING, TASK_FAILED } task_state_t;
 
 typedef struct {
-    cdc_poller_t *poller;
-    cdc_tracker_t *tracker;
+    cdc_source_t *source;
     task_state_t state;
-    char *topic;
-    int64_t next_poll_ms;
+    int64_t next_ms;
     uint64_t records;
-    /* catch-up progress: logged every PROGRESS_MS while pages come full */
+    /* catch-up progress: logged every PROGRESS_MS while steps come back busy */
     int64_t progress_ms;
     uint64_t progress_records;
 } task_t;
 
 #define PROGRESS_MS 10000
 
+/* Routed topic of one (schema, table), computed once. */
 typedef struct {
+    char *schema, *table, *topic;
+} topic_t;
+
+typedef struct app app_t;
+
+struct cdc_emitter {
+    app_t *app;
+    task_t *task;
+};
+
+struct app {
     const cdc_config_t *cfg;
     cdc_sink_t *sink;
     cdc_db_t *db;
@@ -57,12 +68,11 @@ typedef struct {
     bool envelope;           /* record.format=debezium */
     task_t *tasks;
     size_t ntasks;
+    topic_t *topics;
+    size_t ntopics;
     cdc_buf_t key, value;
     bool tolerate_all;
-    bool stopping;
-    cdc_err_t fatal;
-    char fatal_msg[512];
-} app_t;
+};
 
 static volatile sig_atomic_t got_stop, got_hup;
 static int wake_pipe[2] = {-1, -1};
@@ -94,55 +104,80 @@ static void set_task_state(task_t *t, task_state_t s, const char *why)
         return;
     t->state = s;
     if (s == TASK_FAILED)
-        cdc_log_error("app", "task %s FAILED: %s", cdc_poller_name(t->poller),
-                      why);
+        cdc_log_error("app", "task %s FAILED: %s", t->source->name, why);
     else
-        cdc_log_info("app", "task %s RUNNING", cdc_poller_name(t->poller));
+        cdc_log_info("app", "task %s RUNNING", t->source->name);
 }
 
+/* Sink delivery report: route it to the record's source. */
 static void on_delivery(void *record, cdc_err_t err, const char *errstr,
                         void *ctx)
 {
     (void)ctx;
-    cdc_batch_t *b = record;
-    if (err == CDC_OK) {
-        cdc_tracker_record_done(b);
-        return;
-    }
-    /* Not delivered: the batch stays open so the offset never passes it. */
-    cdc_log_error("app", "a record was not delivered: %s; the offset stays "
-                  "before it and the daemon must be restarted to resend it",
-                  errstr ? errstr : cdc_err_str(err));
+    cdc_delivery_t *d = record;
+    if (err != CDC_OK)
+        cdc_log_error("app", "delivery failed: %s",
+                      errstr ? errstr : cdc_err_str(err));
+    d->source->ops->done(d->source, d, err);
 }
 
-typedef struct {
-    app_t *app;
-    task_t *task;
-    cdc_batch_t *batch;
-} emit_ctx_t;
-
-/* Hand one record to the sink, waiting out backpressure. */
-static cdc_err_t produce(app_t *a, task_t *t, cdc_batch_t *b, const char *key,
-                         size_t klen, const char *val, size_t vlen,
-                         char *errstr, size_t n)
+/* The routed topic of a change's table. NULL on allocation failure. */
+static const char *topic_for(app_t *a, const cdc_change_t *ch)
 {
-    cdc_tracker_record_sent(b);
+    for (size_t i = 0; i < a->ntopics; i++)
+        if (strcmp(a->topics[i].table, ch->table) == 0 &&
+            strcmp(a->topics[i].schema, ch->schema) == 0)
+            return a->topics[i].topic;
+    topic_t *t = realloc(a->topics, (a->ntopics + 1) * sizeof *t);
+    if (!t)
+        return NULL;
+    a->topics = t;
+    cdc_buf_t name, routed;
+    cdc_buf_init(&name);
+    cdc_buf_init(&routed);
+    cdc_buf_printf(&name, "%s.%s.%s",
+                   cdc_config_str(a->cfg, CDC_KEY_TOPIC_PREFIX), ch->schema,
+                   ch->table);
+    cdc_router_apply(a->router, cdc_buf_str(&name), &routed);
+    t = &a->topics[a->ntopics];
+    t->schema = strdup(ch->schema);
+    t->table = strdup(ch->table);
+    t->topic = strdup(cdc_buf_str(&routed));
+    cdc_buf_free(&name);
+    cdc_buf_free(&routed);
+    if (!t->schema || !t->table || !t->topic) {
+        free(t->schema);
+        free(t->table);
+        free(t->topic);
+        return NULL;
+    }
+    a->ntopics++;
+    cdc_log_info("app", "%s.%s -> topic %s", t->schema, t->table, t->topic);
+    return t->topic;
+}
+
+/* Hand one message to the sink, waiting out backpressure. */
+static cdc_err_t produce(app_t *a, cdc_delivery_t *h, const char *topic,
+                         const char *key, size_t klen, const char *val,
+                         size_t vlen, char *errstr, size_t n)
+{
+    cdc_source_t *s = h->source;
+    s->ops->sent(s, h);
     for (;;) {
-        cdc_err_t err = cdc_sink_produce(a->sink, t->topic, key, klen, val,
-                                         vlen, b, errstr, n);
+        cdc_err_t err = cdc_sink_produce(a->sink, topic, key, klen, val, vlen,
+                                         h, errstr, n);
         if (err != CDC_ERR_QUEUE_FULL) {
             if (err != CDC_OK)
-                cdc_tracker_record_done(b); /* never sent; batch not sealed */
+                s->ops->done(s, h, CDC_OK); /* never sent: nothing to wait for */
             return err;
         }
         cdc_sink_poll(a->sink, 100);
     }
 }
 
-static cdc_err_t emit_change(const cdc_change_t *ch, void *ctx, char *errstr,
-                             size_t n)
+cdc_err_t cdc_emit(cdc_emitter_t *e, const cdc_change_t *ch,
+                   cdc_delivery_t *h, char *errstr, size_t n)
 {
-    emit_ctx_t *e = ctx;
     app_t *a = e->app;
     cdc_buf_reset(&a->key);
     cdc_buf_reset(&a->value);
@@ -157,18 +192,21 @@ static cdc_err_t emit_change(const cdc_change_t *ch, void *ctx, char *errstr,
     }
     if (err != CDC_OK)
         return err;
-    err = produce(a, e->task, e->batch, a->key.data, a->key.len, a->value.data,
+    const char *topic = topic_for(a, ch);
+    if (!topic)
+        return cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
+    err = produce(a, h, topic, a->key.data, a->key.len, a->value.data,
                   a->value.len, errstr, n);
     if (err == CDC_OK && ch->op == CDC_OP_DELETE)
-        err = produce(a, e->task, e->batch, a->key.data, a->key.len, NULL, 0,
-                      errstr, n);
+        err = produce(a, h, topic, a->key.data, a->key.len, NULL, 0, errstr, n);
     if (err == CDC_OK)
         e->task->records++;
     return err;
 }
 
-/* While a table catches up on a backlog, say how it goes every PROGRESS_MS:
- * rows, rate and, from the planner's row count, the time left. */
+/* While a source catches up on a backlog, say how it goes every
+ * PROGRESS_MS: records, rate and, when the source can estimate its
+ * backlog, the time left. */
 static void log_progress(task_t *t, int64_t now, bool busy)
 {
     if (!busy) {
@@ -184,74 +222,57 @@ static void log_progress(task_t *t, int64_t now, bool busy)
         return;
     double secs = (double)(now - t->progress_ms) / 1000.0;
     double rate = (double)(t->records - t->progress_records) / secs;
-    int64_t est = cdc_poller_row_estimate(t->poller);
+    const cdc_source_ops_t *ops = t->source->ops;
+    int64_t left = ops->backlog_estimate
+                       ? ops->backlog_estimate(t->source, t->records) : -1;
     char eta[96] = "";
-    if (est > 0 && rate > 0 && (uint64_t)est > t->records)
-        snprintf(eta, sizeof eta, ", about %.0f s left of ~%lld rows",
-                 (double)((uint64_t)est - t->records) / rate, (long long)est);
+    if (left > 0 && rate > 0)
+        snprintf(eta, sizeof eta, ", about %.0f s left (~%lld rows)",
+                 (double)left / rate, (long long)left);
     cdc_log_info("app", "%s: catching up: %llu records so far, %.0f rows/s%s",
-                 cdc_poller_name(t->poller), (unsigned long long)t->records,
-                 rate, eta);
+                 t->source->name, (unsigned long long)t->records, rate, eta);
     t->progress_ms = now;
     t->progress_records = t->records;
 }
 
-/* One step of a task's poller; a task that cannot go on is marked FAILED. */
-static void poll_task(app_t *a, task_t *t, int64_t now)
+/* One step of a task's source; a task that cannot go on is marked FAILED. */
+static void step_task(app_t *a, task_t *t, int64_t now)
 {
     char errstr[1024];
-    PGconn *conn;
     int64_t interval = cdc_config_int(a->cfg, CDC_KEY_POLL_INTERVAL_MS);
-    cdc_err_t err = cdc_db_get(a->db, &conn, errstr, sizeof errstr);
-    size_t rows = 0;
-    bool stepped = false;
+    cdc_emitter_t e = {a, t};
+    cdc_err_t err = t->source->ops->step(t->source, &e, now, &t->next_ms,
+                                         errstr, sizeof errstr);
     if (err == CDC_OK) {
-        emit_ctx_t e = {a, t, cdc_tracker_batch(t->tracker)};
-        stepped = true;
-        if (!e.batch)
-            err = CDC_ERR_NOMEM;
-        else
-            err = cdc_poller_step(t->poller, conn, now, emit_change, &e, &rows,
-                                  &t->next_poll_ms, errstr, sizeof errstr);
-        json_t *pos = cdc_poller_position(t->poller);
-        if (pos)
-            cdc_tracker_seal(t->tracker, pos);
-        json_decref(pos);
-    }
-    if (err == CDC_OK) {
-        log_progress(t, now, t->next_poll_ms <= now);
+        log_progress(t, now, t->next_ms <= now);
         return;
     }
-    if (err == CDC_ERR_SCHEMA && stepped && strstr(errstr, "polling")) {
+    if (err == CDC_ERR_SCHEMA && strstr(errstr, "polling")) {
         /* The table changed under the query; the poller re-reads its schema
          * on the next step and keeps its position. */
         cdc_log_warn("app", "%s; re-reading the table's schema", errstr);
-        t->next_poll_ms = now + interval;
+        t->next_ms = now + interval;
         return;
     }
     if (!cdc_err_retriable(err)) {
         set_task_state(t, TASK_FAILED, errstr);
         return;
     }
-    if (err == CDC_ERR_DB_CONNECT)
-        cdc_db_reset(a->db);
     cdc_log_warn("app", "%s (will retry in %lld ms)", errstr,
                  (long long)interval);
-    t->next_poll_ms = now + interval;
+    t->next_ms = now + interval;
+}
+
+static void put_offset(void *ctx, const char *key, json_t *pos)
+{
+    cdc_offsets_put(ctx, key, pos);
 }
 
 static void commit_delivered(app_t *a)
 {
     for (size_t i = 0; i < a->ntasks; i++) {
-        task_t *t = &a->tasks[i];
-        json_t *pos = cdc_tracker_advance(t->tracker);
-        if (!pos)
-            continue;
-        /* The position is ours (a fresh object per step): add to it the
-         * delivered part of the emitted-versions set. */
-        if (cdc_poller_checkpoint(t->poller, pos) == CDC_OK)
-            cdc_offsets_put(a->offsets, cdc_poller_name(t->poller), pos);
-        json_decref(pos);
+        cdc_source_t *s = a->tasks[i].source;
+        s->ops->commit(s, put_offset, a->offsets);
     }
 }
 
@@ -262,43 +283,37 @@ typedef struct {
     cdc_err_t err;
 } setup_t;
 
-static void add_task(const char *table, void *ctx)
+static void add_poll_task(const char *table, void *ctx)
 {
     setup_t *s = ctx;
     app_t *a = s->app;
     if (s->err != CDC_OK)
         return;
-    task_t *t = &a->tasks[a->ntasks];
-    t->poller = cdc_poller_new(a->cfg, table);
-    t->tracker = cdc_tracker_new();
-    if (!t->poller || !t->tracker) {
-        cdc_poller_destroy(t->poller);
-        cdc_tracker_destroy(t->tracker);
-        s->err = CDC_ERR_NOMEM;
+    /* Offsets are kept under schema.table, as dsql.tables may omit it. */
+    char name[512];
+    if (strchr(table, '.'))
+        snprintf(name, sizeof name, "%s", table);
+    else
+        snprintf(name, sizeof name, "%s.%s",
+                 cdc_config_str(a->cfg, CDC_KEY_SCHEMA), table);
+    json_t *pos = cdc_offsets_get(a->offsets, name);
+    cdc_source_t *src = cdc_poll_source_new(a->cfg, table, a->db, pos,
+                                            s->errstr, s->n);
+    if (!src) {
+        s->err = CDC_ERR_CONFIG;
         return;
     }
-    a->ntasks++;
-    cdc_buf_t topic, routed;
-    cdc_buf_init(&topic);
-    cdc_buf_init(&routed);
-    cdc_buf_printf(&topic, "%s.%s.%s",
-                   cdc_config_str(a->cfg, CDC_KEY_TOPIC_PREFIX),
-                   cdc_poller_schema(t->poller), cdc_poller_table(t->poller));
-    cdc_router_apply(a->router, cdc_buf_str(&topic), &routed);
-    t->topic = strdup(cdc_buf_str(&routed));
-    cdc_buf_free(&topic);
-    cdc_buf_free(&routed);
-    json_t *pos = cdc_offsets_get(a->offsets, cdc_poller_name(t->poller));
+    a->tasks[a->ntasks++].source = src;
     if (pos) {
-        s->err = cdc_poller_restore(t->poller, pos, s->errstr, s->n);
-        if (s->err == CDC_OK) {
-            char *text = json_dumps(pos, JSON_COMPACT);
-            cdc_log_info("app", "%s: resuming after %s", cdc_poller_name(t->poller),
-                         text ? text : "?");
-            free(text);
-        }
+        char *text = json_dumps(pos, JSON_COMPACT);
+        /* The emitted-versions set is long and opaque: leave it out. */
+        char *seen = text ? strstr(text, ",\"seen\":\"") : NULL;
+        char *end = seen ? strchr(seen + 9, '"') : NULL;
+        if (end)
+            memmove(seen, end + 1, strlen(end + 1) + 1);
+        cdc_log_info("app", "%s: resuming after %s", name, text ? text : "?");
+        free(text);
     }
-    cdc_log_info("app", "%s -> topic %s", cdc_poller_name(t->poller), t->topic);
 }
 
 static cdc_err_t setup(app_t *a, char *errstr, size_t n)
@@ -335,18 +350,21 @@ static cdc_err_t setup(app_t *a, char *errstr, size_t n)
     if (!a->tasks)
         return CDC_ERR_NOMEM;
     setup_t s = {a, errstr, n, CDC_OK};
-    cdc_config_list_each(c, CDC_KEY_TABLES, add_task, &s);
+    cdc_config_list_each(c, CDC_KEY_TABLES, add_poll_task, &s);
     return s.err;
 }
 
 static void teardown(app_t *a)
 {
-    for (size_t i = 0; i < a->ntasks; i++) {
-        cdc_poller_destroy(a->tasks[i].poller);
-        cdc_tracker_destroy(a->tasks[i].tracker);
-        free(a->tasks[i].topic);
-    }
+    for (size_t i = 0; i < a->ntasks; i++)
+        a->tasks[i].source->ops->destroy(a->tasks[i].source);
     free(a->tasks);
+    for (size_t i = 0; i < a->ntopics; i++) {
+        free(a->topics[i].schema);
+        free(a->topics[i].table);
+        free(a->topics[i].topic);
+    }
+    free(a->topics);
     cdc_sink_destroy(a->sink);
     cdc_db_destroy(a->db);
     cdc_cred_chain_destroy(a->chain);
@@ -371,17 +389,15 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Sleep until the deadline, a signal or sink activity. */
+/* Sleep until the deadline or a signal. Delivery reports come through the
+ * sink's poll: while messages are in flight, serve them every 50 ms. */
 static void wait_until(app_t *a, int64_t deadline)
 {
     int64_t wait = deadline - mono_ms();
     if (wait < 0)
         wait = 0;
-    /* Delivery reports come through the sink's poll: serve them at least
-     * every 50 ms while anything is in flight. */
-    for (size_t i = 0; i < a->ntasks; i++)
-        if (cdc_tracker_in_flight(a->tasks[i].tracker) && wait > 50)
-            wait = 50;
+    if (wait > 50 && cdc_sink_in_flight(a->sink))
+        wait = 50;
     struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
     if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)wait) > 0) {
         char drain[64];
@@ -426,10 +442,10 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
             if (t->state != TASK_RUNNING)
                 continue;
             any_running = true;
-            if (t->next_poll_ms <= now)
-                poll_task(&a, t, now);
-            if (t->state == TASK_RUNNING && t->next_poll_ms < deadline)
-                deadline = t->next_poll_ms;
+            if (t->next_ms <= now)
+                step_task(&a, t, now);
+            if (t->state == TASK_RUNNING && t->next_ms < deadline)
+                deadline = t->next_ms;
         }
         if (!any_running) {
             err = cdc_err_set(errstr, n, CDC_ERR_INTERNAL,
@@ -463,7 +479,7 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
     }
     for (size_t i = 0; i < a.ntasks; i++)
         cdc_log_info("app", "%s: %llu record(s) produced this run",
-                     cdc_poller_name(a.tasks[i].poller),
+                     a.tasks[i].source->name,
                      (unsigned long long)a.tasks[i].records);
     teardown(&a);
     return err;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 struct cdc_batch {
+    cdc_delivery_t hdr; /* first: see tracker.h */
     cdc_batch_t *next;
     cdc_tracker_t *owner;
     size_t outstanding;
@@ -15,11 +16,15 @@ struct cdc_batch {
 struct cdc_tracker {
     cdc_batch_t *head, *tail; /* oldest .. newest; tail may be open */
     size_t in_flight;
+    cdc_source_t *owner;
 };
 
-cdc_tracker_t *cdc_tracker_new(void)
+cdc_tracker_t *cdc_tracker_new(cdc_source_t *owner)
 {
-    return calloc(1, sizeof(cdc_tracker_t));
+    cdc_tracker_t *t = calloc(1, sizeof(cdc_tracker_t));
+    if (t)
+        t->owner = owner;
+    return t;
 }
 
 void cdc_tracker_destroy(cdc_tracker_t *t)
@@ -42,6 +47,7 @@ cdc_batch_t *cdc_tracker_batch(cdc_tracker_t *t)
     if (!b)
         return NULL;
     b->owner = t;
+    b->hdr.source = t->owner;
     if (t->tail)
         t->tail->next = b;
     else

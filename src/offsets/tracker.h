@@ -15,11 +15,15 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "source/source.h"
 
 typedef struct cdc_tracker cdc_tracker_t;
-typedef struct cdc_batch cdc_batch_t; /* a record's delivery handle */
+/* A record's delivery handle; begins with a cdc_delivery_t naming owner, so
+ * (cdc_delivery_t *)batch and back are valid casts. */
+typedef struct cdc_batch cdc_batch_t;
 
-cdc_tracker_t *cdc_tracker_new(void);
+/* owner: the source whose records this tracker follows. */
+cdc_tracker_t *cdc_tracker_new(cdc_source_t *owner);
 void cdc_tracker_destroy(cdc_tracker_t *t);
 
 /* The open batch that new records join (created on demand). NULL on OOM. */

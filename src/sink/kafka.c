@@ -138,6 +138,11 @@ cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
     return CDC_OK;
 }
 
+bool cdc_kafka_in_flight(const cdc_kafka_t *k)
+{
+    return rd_kafka_outq_len(k->rk) > 0;
+}
+
 void cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms)
 {
     rd_kafka_poll(k->rk, timeout_ms);

@@ -22,6 +22,8 @@ cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
                             size_t value_len, void *record, char *errstr,
                             size_t errstr_size);
 void cdc_kafka_poll(cdc_kafka_t *k, int timeout_ms);
+/* Messages produced and not yet reported delivered (or failed). */
+bool cdc_kafka_in_flight(const cdc_kafka_t *k);
 cdc_err_t cdc_kafka_flush(cdc_kafka_t *k, int timeout_ms, char *errstr,
                           size_t errstr_size);
 

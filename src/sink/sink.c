@@ -143,6 +143,12 @@ static cdc_err_t deliver_pending(cdc_sink_t *s, char *errstr, size_t n)
     return err;
 }
 
+bool cdc_sink_in_flight(const cdc_sink_t *s)
+{
+    return s->kind == SINK_KAFKA ? cdc_kafka_in_flight(s->kafka)
+                                 : s->npending > 0;
+}
+
 void cdc_sink_poll(cdc_sink_t *s, int timeout_ms)
 {
     if (s->kind == SINK_KAFKA) {

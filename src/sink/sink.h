@@ -9,6 +9,7 @@
 #ifndef CDC_SINK_H
 #define CDC_SINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -29,6 +30,8 @@ void cdc_sink_destroy(cdc_sink_t *s);
 cdc_err_t cdc_sink_produce(cdc_sink_t *s, const char *topic, const char *key,
                            size_t key_len, const char *value, size_t value_len,
                            void *record, char *errstr, size_t errstr_size);
+/* True while produced messages await their delivery report. */
+bool cdc_sink_in_flight(const cdc_sink_t *s);
 /* Serve delivery callbacks, waiting up to timeout_ms for one. */
 void cdc_sink_poll(cdc_sink_t *s, int timeout_ms);
 /* Deliver everything pending (file: write + fsync) within timeout_ms. */

@@ -1,0 +1,148 @@
+/*
+ * poll_source.c - a table's poller as a source (see poll_source.h).
+ *
+ * Each step is one page; its records share one tracker batch sealed with the
+ * poller's position after the page, so the committed position is always the
+ * end of a page whose records, and all before them, were delivered.
+ */
+#include "source/poll_source.h"
+
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "offsets/tracker.h"
+
+typedef struct {
+    cdc_source_t base; /* first */
+    const cdc_config_t *cfg;
+    cdc_poller_t *poller;
+    cdc_tracker_t *tracker;
+    cdc_db_t *db;
+} poll_source_t;
+
+typedef struct {
+    cdc_emitter_t *emitter;
+    cdc_batch_t *batch;
+} page_ctx_t;
+
+static cdc_err_t emit_row(const cdc_change_t *ch, void *ctx, char *errstr,
+                          size_t n)
+{
+    page_ctx_t *pc = ctx;
+    return cdc_emit(pc->emitter, ch, (cdc_delivery_t *)pc->batch, errstr, n);
+}
+
+static cdc_err_t ps_step(cdc_source_t *s, cdc_emitter_t *e, int64_t now,
+                         int64_t *next_ms, char *errstr, size_t n)
+{
+    poll_source_t *ps = (poll_source_t *)s;
+    PGconn *conn;
+    *next_ms = now;
+    cdc_err_t err = cdc_db_get(ps->db, &conn, errstr, n);
+    if (err != CDC_OK) {
+        cdc_db_reset(ps->db);
+        return err;
+    }
+    page_ctx_t pc = {e, cdc_tracker_batch(ps->tracker)};
+    if (!pc.batch)
+        return CDC_ERR_NOMEM;
+    size_t rows;
+    err = cdc_poller_step(ps->poller, conn, now, emit_row, &pc, &rows,
+                          next_ms, errstr, n);
+    /* Seal even after an error: the rows emitted before it stand. */
+    json_t *pos = cdc_poller_position(ps->poller);
+    if (pos)
+        cdc_tracker_seal(ps->tracker, pos);
+    json_decref(pos);
+    if (err == CDC_ERR_DB_CONNECT)
+        cdc_db_reset(ps->db);
+    return err;
+}
+
+static void ps_sent(cdc_source_t *s, cdc_delivery_t *h)
+{
+    (void)s;
+    cdc_tracker_record_sent((cdc_batch_t *)h);
+}
+
+static void ps_done(cdc_source_t *s, cdc_delivery_t *h, cdc_err_t err)
+{
+    if (err == CDC_OK) {
+        cdc_tracker_record_done((cdc_batch_t *)h);
+        return;
+    }
+    /* Not delivered: the batch stays open so the offset never passes it. */
+    cdc_log_error("poll", "%s: a record was not delivered (%s); the offset "
+                  "stays before it until a restart resends it", s->name,
+                  cdc_err_str(err));
+}
+
+static void ps_commit(cdc_source_t *s, cdc_source_put_fn put, void *ctx)
+{
+    poll_source_t *ps = (poll_source_t *)s;
+    json_t *pos = cdc_tracker_advance(ps->tracker);
+    if (!pos)
+        return;
+    /* The position is ours (a fresh object per step): add the delivered
+     * part of the emitted-versions set to it. */
+    if (cdc_poller_checkpoint(ps->poller, pos) == CDC_OK)
+        put(ctx, s->name, pos);
+    json_decref(pos);
+}
+
+static int64_t ps_backlog(cdc_source_t *s, uint64_t emitted)
+{
+    int64_t est = cdc_poller_row_estimate(((poll_source_t *)s)->poller);
+    return est > 0 && (uint64_t)est > emitted ? est - (int64_t)emitted : -1;
+}
+
+static void ps_destroy(cdc_source_t *s)
+{
+    poll_source_t *ps = (poll_source_t *)s;
+    if (!ps)
+        return;
+    cdc_tracker_destroy(ps->tracker);
+    cdc_poller_destroy(ps->poller);
+    free(ps);
+}
+
+static const cdc_source_ops_t poll_ops = {
+    .step = ps_step,
+    .sent = ps_sent,
+    .done = ps_done,
+    .commit = ps_commit,
+    .backlog_estimate = ps_backlog,
+    .destroy = ps_destroy,
+};
+
+cdc_source_t *cdc_poll_source_new(const cdc_config_t *c, const char *table,
+                                  cdc_db_t *db, const json_t *stored,
+                                  char *errstr, size_t n)
+{
+    poll_source_t *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    ps->base.ops = &poll_ops;
+    ps->cfg = c;
+    ps->db = db;
+    ps->poller = cdc_poller_new(c, table);
+    ps->tracker = cdc_tracker_new(&ps->base);
+    if (!ps->poller || !ps->tracker) {
+        cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
+        ps_destroy(&ps->base);
+        return NULL;
+    }
+    ps->base.name = cdc_poller_name(ps->poller);
+    if (stored && cdc_poller_restore(ps->poller, stored, errstr, n) != CDC_OK) {
+        ps_destroy(&ps->base);
+        return NULL;
+    }
+    return &ps->base;
+}
+
+cdc_poller_t *cdc_poll_source_poller(cdc_source_t *s)
+{
+    return ((poll_source_t *)s)->poller;
+}
