@@ -30,6 +30,7 @@
 #include "sink/sink.h"
 #include "source/poll_source.h"
 #include "source/source.h"
+#include "source/stream.h"
 
 typedef enum { TASK_RUNNING, TASK_FAILED } task_state_t;
 
@@ -337,18 +338,30 @@ static cdc_err_t setup(app_t *a, char *errstr, size_t n)
     };
     if (!(a->dbz = cdc_debezium_new(&dopts, errstr, n)))
         return CDC_ERR_CONFIG;
-    if (strcmp(cdc_config_str(c, CDC_KEY_AUTH_MODE), "iam") == 0 &&
+    bool stream = strcmp(cdc_config_str(c, CDC_KEY_SOURCE_MODE), "stream") == 0;
+    /* The stream source signs Kinesis requests even with a password-mode
+     * database (or none). */
+    if ((stream || strcmp(cdc_config_str(c, CDC_KEY_AUTH_MODE), "iam") == 0) &&
         !(a->chain = cdc_cred_chain_new(NULL)))
         return CDC_ERR_NOMEM;
-    if (!(a->db = cdc_db_new(c, a->chain)))
+    if (cdc_config_str(c, CDC_KEY_ENDPOINT_PRIMARY) &&
+        !(a->db = cdc_db_new(c, a->chain)))
         return CDC_ERR_NOMEM;
     a->sink = cdc_sink_new(c, on_delivery, a, errstr, n);
     if (!a->sink)
         return CDC_ERR_CONFIG;
-    size_t count = cdc_config_list_count(c, CDC_KEY_TABLES);
+    size_t count = stream ? 1 : cdc_config_list_count(c, CDC_KEY_TABLES);
     a->tasks = calloc(count, sizeof *a->tasks);
     if (!a->tasks)
         return CDC_ERR_NOMEM;
+    if (stream) {
+        cdc_source_t *src = cdc_stream_source_new(c, a->offsets, a->chain,
+                                                  a->db, errstr, n);
+        if (!src)
+            return CDC_ERR_CONFIG;
+        a->tasks[a->ntasks++].source = src;
+        return CDC_OK;
+    }
     setup_t s = {a, errstr, n, CDC_OK};
     cdc_config_list_each(c, CDC_KEY_TABLES, add_poll_task, &s);
     return s.err;

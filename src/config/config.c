@@ -20,7 +20,7 @@
 #include "common/log.h"
 
 enum { T_STR, T_INT, T_BOOL, T_ENUM, T_LIST };
-enum { KF_SECRET = 1, KF_REQUIRED = 2, KF_IGNORED = 4, KF_KAFKA = 8 };
+enum { KF_SECRET = 1, KF_REQUIRED_POLL = 2, KF_IGNORED = 4, KF_KAFKA = 8 };
 
 typedef struct {
     const char *name;
@@ -811,8 +811,10 @@ static void check_transform_key(const char *key, const char *value, void *ctx)
 cdc_err_t cdc_config_validate(const cdc_config_t *c, cdc_buf_t *problems)
 {
     vctx_t v = {c, problems, 0};
+    bool stream = strcmp(cdc_config_str(c, CDC_KEY_SOURCE_MODE), "stream") == 0;
     for (int i = 0; i < CDC_KEY__COUNT; i++) {
-        if ((key_defs[i].flags & KF_REQUIRED) && !cdc_config_str(c, i)) {
+        if ((key_defs[i].flags & KF_REQUIRED_POLL) && !stream &&
+            !cdc_config_str(c, i)) {
             problem(problems, "%s: required, not set (%s)", key_defs[i].name,
                     key_defs[i].doc);
             v.bad++;
@@ -826,6 +828,19 @@ cdc_err_t cdc_config_validate(const cdc_config_t *c, cdc_buf_t *problems)
         v.bad++;
     }
 
+    if (stream && !cdc_config_str(c, CDC_KEY_STREAM_ARN) &&
+        !cdc_config_str(c, CDC_KEY_STREAM_NAME)) {
+        problem(problems, "stream.kinesis.stream.arn: required with "
+                "source.mode=stream (or stream.kinesis.stream.name)");
+        v.bad++;
+    }
+    if (strcmp(cdc_config_str(c, CDC_KEY_STREAM_START_POSITION),
+               "at_timestamp") == 0 &&
+        !cdc_config_str(c, CDC_KEY_STREAM_START_TIMESTAMP)) {
+        problem(problems, "stream.start.timestamp: required with "
+                "stream.start.position=at_timestamp");
+        v.bad++;
+    }
     const char *sink = cdc_config_str(c, CDC_KEY_SINK_TYPE);
     if (strcmp(sink, "file") == 0 && !cdc_config_str(c, CDC_KEY_SINK_FILE_PATH)) {
         problem(problems, "sink.file.path: required when sink.type=file");
@@ -943,7 +958,7 @@ void cdc_config_write_reference(FILE *out)
         fprintf(out, "| `%s` | %s | %s%s%s | %s | %s%s%s", d->name,
                 type_name(d->type), d->def ? "`" : "", d->def ? d->def : "",
                 d->def ? "`" : "", valid,
-                (d->flags & KF_REQUIRED) ? "**Required.** " : "",
+                (d->flags & KF_REQUIRED_POLL) ? "**Required** (source.mode=poll). " : "",
                 (d->flags & KF_SECRET) ? "Secret: never printed. " : "",
                 (d->flags & KF_IGNORED) ? "No effect. " : "");
         /* Markdown would take <schema> for an HTML tag. */

@@ -174,7 +174,8 @@ static void test_every_problem_reported(void **state)
         "endpoint to read from (e.g. <id>.dsql.us-east-1.on.aws), or of a "
         "PostgreSQL server with dsql.auth.mode=password.)\n"
         "dsql.tables: required, not set (Comma-separated tables to capture, each "
-        "\"table\" or \"schema.table\".)\n"
+        "\"table\" or \"schema.table\". With source.mode=stream: the tables to "
+        "keep (default: all).)\n"
         "sink.file.path: required when sink.type=file\n"
         "transforms.route.type: unsupported transform "
         "\"org.apache.kafka.connect.transforms.InsertField\"; supported: "
@@ -246,6 +247,30 @@ static void test_cross_key_rules(void **state)
         "transforms.r.regex: \"(a\" is not a valid regular expression: Unmatched ( or \\(\n"
         "transforms.r.replacement: not set; RegexRouter needs the replacement topic name ($1 refers to a group)\n"
         "transforms.x.type: transform \"x\" is not listed in transforms\n");
+    cdc_config_destroy(c);
+    cdc_buf_free(&p);
+}
+
+static void test_stream_mode_rules(void **state)
+{
+    (void)state;
+    cdc_config_t *c;
+    cdc_buf_t p;
+    cdc_buf_init(&p);
+    /* No endpoint or tables needed; the stream is. */
+    assert_int_equal(load("{\"source.mode\":\"stream\","
+                          "\"stream.start.position\":\"at_timestamp\"}", &c, &p),
+                     CDC_ERR_CONFIG);
+    assert_string_equal(cdc_buf_str(&p),
+        "stream.kinesis.stream.arn: required with source.mode=stream (or stream.kinesis.stream.name)\n"
+        "stream.start.timestamp: required with stream.start.position=at_timestamp\n");
+    cdc_config_destroy(c);
+    cdc_buf_reset(&p);
+    assert_int_equal(load("{\"source.mode\":\"stream\",\"stream.kinesis.stream.arn\":"
+                          "\"arn:aws:kinesis:us-east-1:123456789012:stream/dsql-cdc\"}",
+                          &c, &p), CDC_OK);
+    assert_int_equal(p.len, 0);
+    assert_int_equal(cdc_config_int(c, CDC_KEY_STREAM_REORDER_WINDOW_MS), 2000);
     cdc_config_destroy(c);
     cdc_buf_free(&p);
 }
@@ -343,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_every_problem_reported),
         cmocka_unit_test(test_type_errors),
         cmocka_unit_test(test_cross_key_rules),
+        cmocka_unit_test(test_stream_mode_rules),
         cmocka_unit_test(test_bare_map_and_types),
         cmocka_unit_test(test_print_redacts_secrets),
         cmocka_unit_test(test_reference_doc_is_current),
