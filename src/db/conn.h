@@ -1,36 +1,129 @@
 /*
- * conn.h - opening a database session that dsqlcdc can read from.
+ * conn.h - the database connections dsqlcdc reads through: one per endpoint,
+ * each an explicit state machine, with failover and failback.
  *
- * Owns connection parameters (endpoint, port, database, user, sslmode),
- * the password (static, or a fresh DSQL IAM token per connection) and the
- * session settings that make libpq's text output predictable for the
- * encoders (see source/change.h). Blocking for now; the main loop treats a
- * connection attempt as one bounded step (dsql.pool.connection.timeout.ms).
+ * Owns connection parameters (endpoints, port, database, user, sslmode), the
+ * password (static, or a fresh DSQL IAM token per connection), the session
+ * settings the encoders rely on (see source/change.h), connecting with
+ * libpq's non-blocking API within dsql.pool.connection.timeout.ms, retry
+ * backoff, recycling at dsql.connection.max.lifetime.ms, switching to
+ * dsql.endpoint.secondary after dsql.failover.after.failures consecutive
+ * failures and back once the primary answers a check. Does not run the
+ * daemon's queries; the caller lends a connection, queries, and says how
+ * it went.
+ *
+ * States of an endpoint's connection:
+ *   CLOSED -> CONNECTING -> READY -> (recycled, failed back) CLOSED
+ *                      \        \-> (lost) BACKOFF -> CONNECTING ...
+ *                       \-> (failed) BACKOFF, or FAILED when retrying
+ *                           cannot help (e.g. no region to sign for)
+ * Times are CLOCK_MONOTONIC milliseconds, as the caller's event loop has.
+ * dsql.pool.max.size is not used yet: the poller reads through one
+ * connection at a time, and a failback check adds a second one briefly.
  */
 #ifndef CDC_DB_CONN_H
 #define CDC_DB_CONN_H
 
 #include <libpq-fe.h>
+#include <stdint.h>
 
 #include "auth/credentials.h"
 #include "common/err.h"
 #include "config/config.h"
+#include "db/backoff.h"
 
 typedef struct cdc_db cdc_db_t;
 
-/* chain may be NULL in password mode; borrowed, must outlive the db. */
+typedef enum {
+    CDC_DB_CLOSED,
+    CDC_DB_CONNECTING,
+    CDC_DB_READY,
+    CDC_DB_BACKOFF,
+    CDC_DB_FAILED,
+} cdc_db_state_t;
+
+typedef enum { CDC_DB_PRIMARY, CDC_DB_SECONDARY } cdc_db_endpoint_id_t;
+
+/* Counters since cdc_db_new, for metrics. */
+typedef struct {
+    uint64_t connects;          /* connections that became READY */
+    uint64_t connect_failures;  /* attempts that failed or timed out */
+    uint64_t lost;              /* READY connections found broken */
+    uint64_t failovers;         /* primary -> secondary */
+    uint64_t failbacks;         /* secondary -> primary */
+    uint64_t recycles;          /* closed at dsql.connection.max.lifetime.ms */
+    uint64_t tokens_generated;  /* IAM tokens signed */
+    uint64_t tokens_reused;     /* older tokens used while credentials failed */
+} cdc_db_stats_t;
+
+/* chain may be NULL in password mode; borrowed, must outlive the db.
+ * NULL on out of memory. Nothing connects until the first acquire. */
 cdc_db_t *cdc_db_new(const cdc_config_t *c, cdc_cred_chain_t *chain);
+/* Close every connection and free. NULL ok. */
 void cdc_db_destroy(cdc_db_t *db);
 
-/* An open, ready connection, connecting if needed. */
+/*
+ * A READY connection to the active endpoint, lent until cdc_db_release.
+ * Never blocks longer than about 100 ms (plus a DNS lookup when a new
+ * attempt starts). Results:
+ *   CDC_OK, *out set        use it, then release it;
+ *   CDC_OK, *out NULL       a connection is being made: call again at
+ *                           *retry_at_ms (no error, nothing to report);
+ *   retriable error         the endpoint is backing off after the failure in
+ *                           errstr, already logged here: retry at
+ *                           *retry_at_ms without logging it again;
+ *   other error             retrying cannot help (errstr says what to fix).
+ * Also runs cdc_db_service.
+ */
+cdc_err_t cdc_db_acquire(cdc_db_t *db, int64_t now_ms, PGconn **out,
+                         int64_t *retry_at_ms, char *errstr,
+                         size_t errstr_size);
+
+/*
+ * Give back a lent connection with how its queries went: query_result is
+ * the step's cdc_err_t and last_failed the failed PGresult, if the caller
+ * still has it (NULL ok). A connection error (connection status bad,
+ * SQLSTATE class 08, 57P01-57P03, a closed socket) closes it and counts
+ * towards failover; other errors, 40001 (optimistic concurrency conflict)
+ * included, leave it in use. A connection past its maximum lifetime, or
+ * one to the secondary after a failback, is closed here: between queries,
+ * never during one. Unknown or NULL conn: ignored.
+ */
+void cdc_db_release(cdc_db_t *db, PGconn *conn, cdc_err_t query_result,
+                    const PGresult *last_failed, int64_t now_ms);
+
+/* Timers: retries due, connection attempts to move on, failback checks,
+ * recycling of idle connections, keeping the active endpoint connected
+ * while dsql.pool.min.idle > 0. Call when cdc_db_next_deadline is due. */
+void cdc_db_service(cdc_db_t *db, int64_t now_ms);
+/* When cdc_db_service wants to run next; INT64_MAX when nothing is due. */
+int64_t cdc_db_next_deadline(const cdc_db_t *db);
+
+/* The endpoint queries go to, "host" or "host:port" as configured. */
+const char *cdc_db_active_endpoint(const cdc_db_t *db);
+cdc_db_state_t cdc_db_state(const cdc_db_t *db, cdc_db_endpoint_id_t which);
+const char *cdc_db_state_name(cdc_db_state_t s);
+void cdc_db_stats(const cdc_db_t *db, cdc_db_stats_t *out);
+
+/* Replace the backoff's random source (tests). */
+void cdc_db_set_random(cdc_db_t *db, cdc_backoff_rand_fn rand, void *ud);
+
+/*
+ * Blocking forms, for callers without an event loop (and the daemon until it
+ * uses acquire/release): get waits for the connection attempt to finish
+ * (within dsql.pool.connection.timeout.ms); the connection is not lent, so
+ * nothing is released. reset drops the active connection after an error
+ * (a broken one counts towards failover) and lets the next get retry at
+ * once.
+ */
 cdc_err_t cdc_db_get(cdc_db_t *db, PGconn **out, char *errstr,
                      size_t errstr_size);
-/* Drop the connection after an error so the next get reconnects. */
 void cdc_db_reset(cdc_db_t *db);
-/* The endpoint currently used, for messages. */
+/* Same as cdc_db_active_endpoint. */
 const char *cdc_db_endpoint(const cdc_db_t *db);
 
-/* Map a failed result to a cdc_err_t with SQLSTATE-aware advice. */
+/* Map a failed result to a cdc_err_t with SQLSTATE-aware advice: lost
+ * connections (status bad, class 08, 57P01-57P03) are CDC_ERR_DB_CONNECT. */
 cdc_err_t cdc_db_result_error(const PGresult *res, const PGconn *conn,
                               const char *what, char *errstr,
                               size_t errstr_size);
