@@ -26,6 +26,8 @@
 #include "encode/debezium.h"
 #include "encode/flat.h"
 #include "encode/router.h"
+#include "http/metrics.h"
+#include "http/rest.h"
 #include "offsets/store.h"
 #include "sink/sink.h"
 #include "source/poll_source.h"
@@ -36,6 +38,8 @@ typedef enum { TASK_RUNNING, TASK_FAILED } task_state_t;
 
 typedef struct {
     cdc_source_t *source;
+    char *spec;       /* the dsql.tables item (poll); NULL for the stream */
+    char trace[1024]; /* why it FAILED */
     task_state_t state;
     int64_t next_ms;
     uint64_t records;
@@ -73,6 +77,11 @@ struct app {
     size_t ntopics;
     cdc_buf_t key, value;
     bool tolerate_all;
+    bool paused;             /* PUT /connectors/<name>/pause */
+    cdc_metrics_t *metrics;
+    cdc_rest_t *rest;
+    cdc_rest_provider_t provider;
+    char worker_id[300];
 };
 
 static volatile sig_atomic_t got_stop, got_hup;
@@ -104,21 +113,29 @@ static void set_task_state(task_t *t, task_state_t s, const char *why)
     if (t->state == s)
         return;
     t->state = s;
-    if (s == TASK_FAILED)
+    if (s == TASK_FAILED) {
+        snprintf(t->trace, sizeof t->trace, "%s", why);
         cdc_log_error("app", "task %s FAILED: %s", t->source->name, why);
-    else
+    } else {
+        t->trace[0] = '\0';
         cdc_log_info("app", "task %s RUNNING", t->source->name);
+    }
 }
 
 /* Sink delivery report: route it to the record's source. */
 static void on_delivery(void *record, cdc_err_t err, const char *errstr,
                         void *ctx)
 {
-    (void)ctx;
+    app_t *a = ctx;
     cdc_delivery_t *d = record;
-    if (err != CDC_OK)
+    cdc_task_metrics_t *m = cdc_metrics_task(a->metrics, d->source->index);
+    if (err != CDC_OK) {
+        m->delivery_errors++;
         cdc_log_error("app", "delivery failed: %s",
                       errstr ? errstr : cdc_err_str(err));
+    } else {
+        m->records_written++;
+    }
     d->source->ops->done(d->source, d, err);
 }
 
@@ -187,7 +204,10 @@ cdc_err_t cdc_emit(cdc_emitter_t *e, const cdc_change_t *ch,
         err = a->envelope
                   ? cdc_debezium_encode_value(a->dbz, ch, &a->value, errstr, n)
                   : cdc_flat_encode_value(ch, &a->value, errstr, n);
+    cdc_task_metrics_t *m = cdc_metrics_task(a->metrics, e->task->source->index);
+    m->rows_polled++;
     if (err == CDC_ERR_ENCODE && a->tolerate_all) {
+        m->encode_errors_skipped++;
         cdc_log_warn("app", "skipped a row (errors.tolerance=all): %s", errstr);
         return CDC_OK;
     }
@@ -242,8 +262,11 @@ static void step_task(app_t *a, task_t *t, int64_t now)
     char errstr[1024];
     int64_t interval = cdc_config_int(a->cfg, CDC_KEY_POLL_INTERVAL_MS);
     cdc_emitter_t e = {a, t};
+    int64_t started = mono_ms();
     cdc_err_t err = t->source->ops->step(t->source, &e, now, &t->next_ms,
                                          errstr, sizeof errstr);
+    cdc_metrics_observe_poll(cdc_metrics_task(a->metrics, t->source->index),
+                             (double)(mono_ms() - started) / 1000.0);
     if (err == CDC_OK) {
         log_progress(t, now, t->next_ms <= now);
         return;
@@ -277,44 +300,304 @@ static void commit_delivered(app_t *a)
     }
 }
 
+/* (Re)create a task's source from the stored offsets. */
+static cdc_err_t build_source(app_t *a, task_t *t, char *errstr, size_t n)
+{
+    cdc_source_t *src;
+    if (!t->spec) {
+        src = cdc_stream_source_new(a->cfg, a->offsets, a->chain, a->db,
+                                    errstr, n);
+    } else {
+        /* Offsets are kept under schema.table, as dsql.tables may omit it. */
+        char name[512];
+        if (strchr(t->spec, '.'))
+            snprintf(name, sizeof name, "%s", t->spec);
+        else
+            snprintf(name, sizeof name, "%s.%s",
+                     cdc_config_str(a->cfg, CDC_KEY_SCHEMA), t->spec);
+        json_t *pos = cdc_offsets_get(a->offsets, name);
+        src = cdc_poll_source_new(a->cfg, t->spec, a->db, pos, errstr, n);
+        if (src && pos) {
+            char *text = json_dumps(pos, JSON_COMPACT);
+            /* The emitted-versions set is long and opaque: leave it out. */
+            char *seen = text ? strstr(text, ",\"seen\":\"") : NULL;
+            char *end = seen ? strchr(seen + 9, '"') : NULL;
+            if (end)
+                memmove(seen, end + 1, strlen(end + 1) + 1);
+            cdc_log_info("app", "%s: resuming after %s", name, text ? text : "?");
+            free(text);
+        }
+    }
+    if (!src)
+        return CDC_ERR_CONFIG;
+    if (t->source)
+        t->source->ops->destroy(t->source);
+    t->source = src;
+    src->index = (size_t)(t - a->tasks);
+    return CDC_OK;
+}
+
 typedef struct {
     app_t *app;
+    cdc_err_t err;
     char *errstr;
     size_t n;
-    cdc_err_t err;
 } setup_t;
 
 static void add_poll_task(const char *table, void *ctx)
 {
     setup_t *s = ctx;
-    app_t *a = s->app;
     if (s->err != CDC_OK)
         return;
-    /* Offsets are kept under schema.table, as dsql.tables may omit it. */
-    char name[512];
-    if (strchr(table, '.'))
-        snprintf(name, sizeof name, "%s", table);
-    else
-        snprintf(name, sizeof name, "%s.%s",
-                 cdc_config_str(a->cfg, CDC_KEY_SCHEMA), table);
-    json_t *pos = cdc_offsets_get(a->offsets, name);
-    cdc_source_t *src = cdc_poll_source_new(a->cfg, table, a->db, pos,
-                                            s->errstr, s->n);
-    if (!src) {
-        s->err = CDC_ERR_CONFIG;
+    task_t *t = &s->app->tasks[s->app->ntasks];
+    if (!(t->spec = strdup(table))) {
+        s->err = CDC_ERR_NOMEM;
         return;
     }
-    a->tasks[a->ntasks++].source = src;
-    if (pos) {
-        char *text = json_dumps(pos, JSON_COMPACT);
-        /* The emitted-versions set is long and opaque: leave it out. */
-        char *seen = text ? strstr(text, ",\"seen\":\"") : NULL;
-        char *end = seen ? strchr(seen + 9, '"') : NULL;
-        if (end)
-            memmove(seen, end + 1, strlen(end + 1) + 1);
-        cdc_log_info("app", "%s: resuming after %s", name, text ? text : "?");
-        free(text);
+    s->app->ntasks++;
+    s->err = build_source(s->app, t, s->errstr, s->n);
+}
+
+/* --- the Kafka Connect-compatible REST API ------------------------------ */
+
+static cdc_rest_state_t rest_connector_state(void *ud, const char **trace)
+{
+    app_t *a = ud;
+    *trace = NULL;
+    return a->paused ? CDC_REST_PAUSED : CDC_REST_RUNNING;
+}
+
+static size_t rest_task_count(void *ud)
+{
+    return ((app_t *)ud)->ntasks;
+}
+
+static void rest_task(void *ud, size_t i, cdc_rest_task_t *out)
+{
+    app_t *a = ud;
+    task_t *t = &a->tasks[i];
+    out->table = t->source->name;
+    out->trace = t->state == TASK_FAILED ? t->trace : NULL;
+    out->state = t->state == TASK_FAILED ? CDC_REST_FAILED
+                 : a->paused             ? CDC_REST_PAUSED
+                                         : CDC_REST_RUNNING;
+}
+
+static json_t *rest_config(void *ud)
+{
+    app_t *a = ud;
+    json_t *o = cdc_config_to_json(a->cfg);
+    if (o && !json_object_get(o, "name"))
+        json_object_set_new(o, "name", json_string(cdc_config_str(a->cfg, CDC_KEY_NAME)));
+    return o;
+}
+
+static cdc_err_t rest_pause(void *ud, char *errstr, size_t n)
+{
+    (void)errstr, (void)n;
+    app_t *a = ud;
+    if (!a->paused)
+        cdc_log_info("app", "connector PAUSED (REST): polling stops, "
+                     "records in flight are still delivered");
+    a->paused = true;
+    return CDC_OK;
+}
+
+static cdc_err_t rest_resume(void *ud, char *errstr, size_t n)
+{
+    (void)errstr, (void)n;
+    app_t *a = ud;
+    if (a->paused)
+        cdc_log_info("app", "connector RUNNING again (REST)");
+    a->paused = false;
+    return CDC_OK;
+}
+
+static void restart_one(app_t *a, task_t *t)
+{
+    set_task_state(t, TASK_RUNNING, NULL);
+    t->next_ms = 0;
+    (void)a;
+}
+
+static cdc_err_t rest_restart(void *ud, bool include_tasks, bool only_failed,
+                              char *errstr, size_t n)
+{
+    (void)errstr, (void)n;
+    app_t *a = ud;
+    if (!include_tasks)
+        return CDC_OK; /* the connector itself has nothing to restart */
+    for (size_t i = 0; i < a->ntasks; i++)
+        if (!only_failed || a->tasks[i].state == TASK_FAILED)
+            restart_one(a, &a->tasks[i]);
+    return CDC_OK;
+}
+
+static cdc_err_t rest_restart_task(void *ud, size_t i, char *errstr, size_t n)
+{
+    (void)errstr, (void)n;
+    app_t *a = ud;
+    restart_one(a, &a->tasks[i]);
+    return CDC_OK;
+}
+
+/* Deliver what is in flight and store the positions it completes. */
+static cdc_err_t settle(app_t *a, char *errstr, size_t n)
+{
+    cdc_err_t err = cdc_sink_flush(a->sink, 30000, errstr, n);
+    cdc_sink_poll(a->sink, 0);
+    commit_delivered(a);
+    if (err == CDC_OK)
+        err = cdc_offsets_flush(a->offsets, errstr, n);
+    return err;
+}
+
+static cdc_err_t rest_offsets_get(void *ud, json_t **out, char *errstr,
+                                  size_t n)
+{
+    app_t *a = ud;
+    cdc_err_t err = settle(a, errstr, n);
+    if (err != CDC_OK)
+        return err;
+    json_t *list = json_array();
+    for (size_t i = 0; i < a->ntasks; i++) {
+        const char *name = a->tasks[i].source->name;
+        json_t *pos = cdc_offsets_get(a->offsets, name);
+        if (pos)
+            json_array_append_new(list, json_pack("{s:{s:s},s:O}", "partition",
+                                                  "table", name, "offset", pos));
     }
+    *out = json_pack("{s:o}", "offsets", list);
+    return *out ? CDC_OK : CDC_ERR_NOMEM;
+}
+
+/* Rebuild every task's source from the (changed) stored offsets. */
+static cdc_err_t rebuild_all(app_t *a, char *errstr, size_t n)
+{
+    cdc_err_t err = cdc_offsets_flush(a->offsets, errstr, n);
+    for (size_t i = 0; err == CDC_OK && i < a->ntasks; i++) {
+        err = build_source(a, &a->tasks[i], errstr, n);
+        a->tasks[i].next_ms = 0;
+    }
+    return err;
+}
+
+static cdc_err_t rest_offsets_alter(void *ud, const json_t *body, char *errstr,
+                                    size_t n)
+{
+    app_t *a = ud;
+    cdc_err_t err = settle(a, errstr, n);
+    if (err != CDC_OK)
+        return err;
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(body, "offsets"), i, item) {
+        const char *table = json_string_value(
+            json_object_get(json_object_get(item, "partition"), "table"));
+        json_t *off = json_object_get(item, "offset");
+        size_t t;
+        for (t = 0; table && t < a->ntasks; t++)
+            if (strcmp(a->tasks[t].source->name, table) == 0)
+                break;
+        if (!table || t == a->ntasks)
+            return cdc_err_set(errstr, n, CDC_ERR_INVALID_ARG,
+                               "partition %zu: expected {\"table\": "
+                               "\"<schema.table>\"} naming a captured table",
+                               i);
+        if (!json_is_null(off) && !json_is_object(off))
+            return cdc_err_set(errstr, n, CDC_ERR_INVALID_ARG,
+                               "offset of %s must be an object or null", table);
+    }
+    json_array_foreach(json_object_get(body, "offsets"), i, item) {
+        const char *table = json_string_value(
+            json_object_get(json_object_get(item, "partition"), "table"));
+        json_t *off = json_object_get(item, "offset");
+        cdc_offsets_put(a->offsets, table, json_is_null(off) ? NULL : off);
+    }
+    cdc_log_info("app", "offsets altered through the REST API");
+    return rebuild_all(a, errstr, n);
+}
+
+static cdc_err_t rest_offsets_reset(void *ud, char *errstr, size_t n)
+{
+    app_t *a = ud;
+    cdc_err_t err = settle(a, errstr, n);
+    for (size_t i = 0; err == CDC_OK && i < a->ntasks; i++)
+        cdc_offsets_put(a->offsets, a->tasks[i].source->name, NULL);
+    cdc_log_info("app", "offsets reset through the REST API");
+    return err == CDC_OK ? rebuild_all(a, errstr, n) : err;
+}
+
+static cdc_rest_health_t rest_health(void *ud, const char **detail)
+{
+    app_t *a = ud;
+    for (size_t i = 0; i < a->ntasks; i++)
+        if (a->tasks[i].state == TASK_RUNNING) {
+            *detail = NULL;
+            return CDC_REST_HEALTHY;
+        }
+    *detail = "every task has failed";
+    return CDC_REST_UNHEALTHY;
+}
+
+static cdc_err_t rest_metrics(void *ud, cdc_buf_t *out)
+{
+    app_t *a = ud;
+    for (size_t i = 0; i < a->ntasks; i++) {
+        task_t *t = &a->tasks[i];
+        cdc_task_metrics_t *m = cdc_metrics_task(a->metrics, i);
+        if (t->source->ops->metrics)
+            t->source->ops->metrics(t->source, m);
+        m->status = t->state == TASK_FAILED ? "failed"
+                    : a->paused             ? "paused" : "running";
+    }
+    return cdc_metrics_render(a->metrics, out);
+}
+
+static cdc_err_t setup_rest(app_t *a, char *errstr, size_t n)
+{
+    const char *listen = cdc_config_str(a->cfg, CDC_KEY_REST_LISTEN);
+    const char **tables = calloc(a->ntasks ? a->ntasks : 1, sizeof *tables);
+    if (!tables)
+        return CDC_ERR_NOMEM;
+    for (size_t i = 0; i < a->ntasks; i++)
+        tables[i] = a->tasks[i].source->name;
+    a->metrics = cdc_metrics_new(cdc_config_str(a->cfg, CDC_KEY_NAME), tables,
+                                 a->ntasks);
+    free(tables);
+    if (!a->metrics)
+        return CDC_ERR_NOMEM;
+    if (!listen)
+        return CDC_OK;
+    snprintf(a->worker_id, sizeof a->worker_id, "%s", listen);
+    a->provider = (cdc_rest_provider_t){
+        .name = cdc_config_str(a->cfg, CDC_KEY_NAME),
+        .worker_id = a->worker_id,
+        .version = DSQLCDC_VERSION,
+        .ud = a,
+        .connector_state = rest_connector_state,
+        .task_count = rest_task_count,
+        .task = rest_task,
+        .config = rest_config,
+        .pause = rest_pause,
+        .resume = rest_resume,
+        .restart = rest_restart,
+        .restart_task = rest_restart_task,
+        .offsets_get = rest_offsets_get,
+        .offsets_alter = rest_offsets_alter,
+        .offsets_reset = rest_offsets_reset,
+        .health = rest_health,
+        .metrics_text = rest_metrics,
+    };
+    a->rest = cdc_rest_new(listen, &a->provider, errstr, n);
+    if (!a->rest)
+        return CDC_ERR_CONFIG;
+    /* With port 0 the system picked one: report the real one. */
+    const char *colon = strrchr(listen, ':');
+    cdc_log_info("app", "REST API on http://%.*s:%u (Kafka Connect paths, "
+                 "/metrics)", (int)(colon - listen), listen,
+                 cdc_rest_port(a->rest));
+    return CDC_OK;
 }
 
 static cdc_err_t setup(app_t *a, char *errstr, size_t n)
@@ -355,22 +638,25 @@ static cdc_err_t setup(app_t *a, char *errstr, size_t n)
     if (!a->tasks)
         return CDC_ERR_NOMEM;
     if (stream) {
-        cdc_source_t *src = cdc_stream_source_new(c, a->offsets, a->chain,
-                                                  a->db, errstr, n);
-        if (!src)
-            return CDC_ERR_CONFIG;
-        a->tasks[a->ntasks++].source = src;
-        return CDC_OK;
+        a->ntasks = 1;
+        err = build_source(a, &a->tasks[0], errstr, n);
+    } else {
+        setup_t s = {a, CDC_OK, errstr, n};
+        cdc_config_list_each(c, CDC_KEY_TABLES, add_poll_task, &s);
+        err = s.err;
     }
-    setup_t s = {a, errstr, n, CDC_OK};
-    cdc_config_list_each(c, CDC_KEY_TABLES, add_poll_task, &s);
-    return s.err;
+    return err == CDC_OK ? setup_rest(a, errstr, n) : err;
 }
 
 static void teardown(app_t *a)
 {
-    for (size_t i = 0; i < a->ntasks; i++)
-        a->tasks[i].source->ops->destroy(a->tasks[i].source);
+    cdc_rest_destroy(a->rest);
+    cdc_metrics_destroy(a->metrics);
+    for (size_t i = 0; i < a->ntasks; i++) {
+        if (a->tasks[i].source)
+            a->tasks[i].source->ops->destroy(a->tasks[i].source);
+        free(a->tasks[i].spec);
+    }
     free(a->tasks);
     for (size_t i = 0; i < a->ntopics; i++) {
         free(a->topics[i].schema);
@@ -402,8 +688,9 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Sleep until the deadline or a signal. Delivery reports come through the
- * sink's poll: while messages are in flight, serve them every 50 ms. */
+/* Sleep until the deadline, a signal or a REST request, then serve the
+ * REST API. Delivery reports come through the sink's poll: while messages
+ * are in flight, serve them every 50 ms. */
 static void wait_until(app_t *a, int64_t deadline)
 {
     int64_t wait = deadline - mono_ms();
@@ -411,12 +698,21 @@ static void wait_until(app_t *a, int64_t deadline)
         wait = 0;
     if (wait > 50 && cdc_sink_in_flight(a->sink))
         wait = 50;
-    struct pollfd pfd = {.fd = wake_pipe[0], .events = POLLIN};
-    if (poll(&pfd, pfd.fd >= 0 ? 1 : 0, (int)wait) > 0) {
+    if (a->rest) {
+        int rt = cdc_rest_timeout_ms(a->rest);
+        if (rt >= 0 && rt < wait)
+            wait = rt;
+    }
+    struct pollfd pfd[2] = {{.fd = wake_pipe[0], .events = POLLIN},
+                            {.fd = a->rest ? cdc_rest_fd(a->rest) : -1,
+                             .events = POLLIN}};
+    if (poll(pfd, 2, (int)wait) > 0 && (pfd[0].revents & POLLIN)) {
         char drain[64];
         while (read(wake_pipe[0], drain, sizeof drain) > 0) {
         }
     }
+    if (a->rest)
+        cdc_rest_run(a->rest);
 }
 
 cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
@@ -455,17 +751,19 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
             if (t->state != TASK_RUNNING)
                 continue;
             any_running = true;
-            if (t->next_ms <= now)
+            if (t->next_ms <= now && !a.paused)
                 step_task(&a, t, now);
             if (t->state == TASK_RUNNING && t->next_ms < deadline)
                 deadline = t->next_ms;
         }
-        if (!any_running) {
+        if (!any_running && !a.rest) {
+            /* Without the REST API nothing can restart them. */
             err = cdc_err_set(errstr, n, CDC_ERR_INTERNAL,
                               "every table's task has failed (see the errors "
                               "above); fix them and restart");
             break;
         }
+        cdc_metrics_tick(a.metrics, now);
         commit_delivered(&a);
         now = mono_ms();
         if (now >= next_flush) {

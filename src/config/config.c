@@ -913,6 +913,25 @@ void cdc_config_print(const cdc_config_t *c, FILE *out)
         print_extra(c->extras[i].key, c->extras[i].value, out);
 }
 
+json_t *cdc_config_to_json(const cdc_config_t *c)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    for (int i = 0; i < CDC_KEY__COUNT; i++) {
+        if (!cdc_config_is_set(c, i))
+            continue;
+        json_object_set_new(o, key_defs[i].name,
+                            json_string((key_defs[i].flags & KF_SECRET)
+                                            ? "********" : c->value[i]));
+    }
+    for (size_t i = 0; i < c->nextras; i++)
+        json_object_set_new(o, c->extras[i].key,
+                            json_string(cdc_config_key_is_secret(c->extras[i].key)
+                                            ? "********" : c->extras[i].value));
+    return o;
+}
+
 static const char *type_name(int t)
 {
     switch (t) {

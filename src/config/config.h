@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <stdio.h>
 
 #include "common/buf.h"
@@ -78,6 +79,10 @@ bool cdc_config_key_is_secret(const char *key);
 
 /* Print "key = value (source)" for every set key and extra, secrets masked. */
 void cdc_config_print(const cdc_config_t *c, FILE *out);
+
+/* Every set key and extra as a JSON object of strings (defaults left out),
+ * secrets replaced by "********". New reference; NULL on failure. */
+json_t *cdc_config_to_json(const cdc_config_t *c);
 
 /* Markdown reference of every key (docs/config.md is this output). */
 void cdc_config_write_reference(FILE *out);

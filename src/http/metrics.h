@@ -51,7 +51,7 @@
 extern const double cdc_metrics_poll_bounds[CDC_METRICS_POLL_BUCKETS];
 
 /* One task's metrics. Callers write the counters and gauges directly. */
-typedef struct {
+typedef struct cdc_task_metrics {
     /* counters: only ever increase */
     uint64_t rows_polled;           /* rows read from the table */
     uint64_t records_written;       /* records delivered (acked by the sink) */

@@ -1190,6 +1190,20 @@ cdc_rest_t *cdc_rest_new(const char *listen, const cdc_rest_provider_t *prov,
     }
     rest->epoll_fd = ep->epoll_fd;
     rest->port = bp->port;
+    /* A worker id ending in ":0" names the port the system picked. */
+    size_t wl = strlen(rest->worker_id);
+    if (wl >= 2 && strcmp(rest->worker_id + wl - 2, ":0") == 0) {
+        char *w = malloc(wl + 8);
+        if (!w) {
+            cdc_err_set(errstr, errstr_size, CDC_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        snprintf(w, wl + 8, "%.*s:%u", (int)(wl - 2), rest->worker_id,
+                 (unsigned)rest->port);
+        free(rest->worker_id);
+        rest->worker_id = w;
+        rest->prov.worker_id = w;
+    }
     return rest;
 fail:
     cdc_rest_destroy(rest);

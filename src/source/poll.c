@@ -67,6 +67,7 @@ struct cdc_poller {
     cdc_dedup_t *seen;
     uint64_t seq;       /* numbers steps, for delivery-aware persistence */
     int64_t row_estimate; /* the planner's, at discovery; -1 unknown */
+    uint64_t late_rows, rescan_skipped;
 };
 
 static char *xstrndup(const char *s, size_t n)
@@ -165,6 +166,14 @@ const char *cdc_poller_schema(const cdc_poller_t *p) { return p->schema; }
 const char *cdc_poller_table(const cdc_poller_t *p) { return p->table; }
 size_t cdc_poller_window_size(const cdc_poller_t *p) { return cdc_dedup_count(p->seen); }
 int64_t cdc_poller_row_estimate(const cdc_poller_t *p) { return p->row_estimate; }
+int64_t cdc_poller_watermark_us(const cdc_poller_t *p) { return p->safe.us; }
+
+void cdc_poller_rescan_stats(const cdc_poller_t *p, uint64_t *late,
+                             uint64_t *skipped)
+{
+    *late = p->late_rows;
+    *skipped = p->rescan_skipped;
+}
 
 /* Epoch microseconds of a timestamp text; bounds may carry "+00" even for
  * timestamp columns, so try with a zone first. */
@@ -743,6 +752,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
             if (pg->rescan && cdc_dedup_contains(p->seen, digest)) {
                 last = i;
                 last_us = us;
+                p->rescan_skipped++;
                 continue;
             }
         }
@@ -758,6 +768,8 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
         last = i;
         last_us = us;
         pg->emitted++;
+        if (pg->rescan)
+            p->late_rows++;
         if (digest && (err = cdc_dedup_add(p->seen, digest, us, p->seq)) != CDC_OK)
             break;
     }

@@ -79,6 +79,12 @@ cdc_err_t cdc_poller_checkpoint(const cdc_poller_t *p, json_t *pos);
 
 /* Versions held for de-duplication (for metrics and tests). */
 size_t cdc_poller_window_size(const cdc_poller_t *p);
+/* Rows the re-scan emitted (late commits) and rows it skipped as already
+ * emitted, since start. */
+void cdc_poller_rescan_stats(const cdc_poller_t *p, uint64_t *late,
+                             uint64_t *skipped);
+/* The safe watermark in epoch microseconds; INT64_MIN before the first. */
+int64_t cdc_poller_watermark_us(const cdc_poller_t *p);
 /* The planner's row count at discovery (progress messages); -1 unknown. */
 int64_t cdc_poller_row_estimate(const cdc_poller_t *p);
 

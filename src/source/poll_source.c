@@ -9,7 +9,10 @@
 
 #include <stdlib.h>
 
+#include <sys/time.h>
+
 #include "common/log.h"
+#include "http/metrics.h"
 #include "offsets/tracker.h"
 
 typedef struct {
@@ -90,6 +93,19 @@ static void ps_commit(cdc_source_t *s, cdc_source_put_fn put, void *ctx)
     json_decref(pos);
 }
 
+static void ps_metrics(cdc_source_t *s, cdc_task_metrics_t *m)
+{
+    const cdc_poller_t *p = ((poll_source_t *)s)->poller;
+    cdc_poller_rescan_stats(p, &m->late_rows, &m->rescan_duplicates_suppressed);
+    m->window_versions = cdc_poller_window_size(p);
+    int64_t w = cdc_poller_watermark_us(p);
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    m->watermark_age_seconds =
+        w == INT64_MIN ? 0
+                       : ((double)tv.tv_sec * 1e6 + (double)tv.tv_usec - (double)w) / 1e6;
+}
+
 static int64_t ps_backlog(cdc_source_t *s, uint64_t emitted)
 {
     int64_t est = cdc_poller_row_estimate(((poll_source_t *)s)->poller);
@@ -111,6 +127,7 @@ static const cdc_source_ops_t poll_ops = {
     .sent = ps_sent,
     .done = ps_done,
     .commit = ps_commit,
+    .metrics = ps_metrics,
     .backlog_estimate = ps_backlog,
     .destroy = ps_destroy,
 };

@@ -18,6 +18,7 @@
 #include "source/change.h"
 
 typedef struct cdc_source cdc_source_t;
+struct cdc_task_metrics; /* http/metrics.h */
 
 /* Every delivery handle starts with this, so the daemon can route a
  * delivery report back to its source. */
@@ -46,16 +47,21 @@ typedef struct {
     void (*done)(cdc_source_t *s, cdc_delivery_t *h, cdc_err_t err);
     /* Report the positions that are now fully delivered. */
     void (*commit)(cdc_source_t *s, cdc_source_put_fn put, void *ctx);
+    /* Optional: fill the source-specific metrics (late rows, duplicates
+     * suppressed, watermark age...). May be NULL. */
+    void (*metrics)(cdc_source_t *s, struct cdc_task_metrics *m);
     /* Rows still to read, for progress messages; -1 when unknown. May be
      * NULL. */
     int64_t (*backlog_estimate)(cdc_source_t *s, uint64_t emitted);
     void (*destroy)(cdc_source_t *s);
 } cdc_source_ops_t;
 
-/* Sources embed this first. name: for status and messages. */
+/* Sources embed this first. name: for status and messages; index: the
+ * daemon's task number, set by the daemon. */
 struct cdc_source {
     const cdc_source_ops_t *ops;
     const char *name;
+    size_t index;
 };
 
 #endif
