@@ -49,7 +49,7 @@ cdc_assert_eq 3 "$rc" "exit status of a failed check"
 
 cap_config "$CDC_TEST_TMP/noread.json" "dsql.tables=event_headers" "dsql.iam.username=check_noread"
 run_check "$CDC_TEST_TMP/noread.json"
-grep -qx '✘ reading public.event_headers: permission denied (ERROR:  permission denied for table event_headers); GRANT SELECT on the table to the role in dsql.iam.username' <<<"$out" ||
+grep -qx '✘ reading public.event_headers: permission denied (ERROR: permission denied for table event_headers); GRANT SELECT on the table to the role in dsql.iam.username' <<<"$out" ||
         { echo "$out" >&2; exit 1; }
 cdc_assert_eq 3 "$rc" "exit status without SELECT permission"
 
