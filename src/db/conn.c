@@ -83,16 +83,25 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Copy a libpq message without its trailing newline. */
+/* A libpq message on one line: each run of white space (its newlines and
+ * tabs) becomes one space, none at the end. */
 static void clean_msg(const char *msg, char *out, size_t n)
 {
-    snprintf(out, n, "%s", msg && *msg ? msg : "unknown error");
-    size_t l = strlen(out);
-    while (l && (out[l - 1] == '\n' || out[l - 1] == ' '))
-        out[--l] = '\0';
-    for (char *p = out; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
+    size_t o = 0;
+    bool space = false;
+    if (!msg || !*msg)
+        msg = "unknown error";
+    for (; *msg && o + 1 < n; msg++) {
+        if (*msg == ' ' || *msg == '\n' || *msg == '\t' || *msg == '\r') {
+            space = o > 0;
+            continue;
+        }
+        if (space && o + 2 < n)
+            out[o++] = ' ';
+        space = false;
+        out[o++] = *msg;
+    }
+    out[o] = '\0';
 }
 
 static bool is_primary(const cdc_db_t *db, const endpoint_t *ep)
@@ -317,9 +326,8 @@ static void connect_error(cdc_db_t *db, endpoint_t *ep, int64_t now)
         /* A rejected token must not be used again. */
         cdc_buf_wipe(&ep->token);
         err = cdc_err_set(why, sizeof why, CDC_ERR_AUTH,
-                          "%s:%s rejected %s as %s: %s; %s", ep->host,
-                          ep->port, db->iam ? "the IAM token" : "the password",
-                          user, msg,
+                          "the server rejected %s as %s: %s; %s",
+                          db->iam ? "the IAM token" : "the password", user, msg,
                           db->iam ? "check that the IAM identity may "
                                     "dsql:DbConnect (dsql:DbConnectAdmin for "
                                     "admin) on this cluster, that dsql.region "
@@ -330,8 +338,7 @@ static void connect_error(cdc_db_t *db, endpoint_t *ep, int64_t now)
                                     "dsql.iam.username");
     } else {
         err = cdc_err_set(why, sizeof why, CDC_ERR_DB_CONNECT,
-                          "cannot connect to %s:%s as %s: %s", ep->host,
-                          ep->port, user, msg);
+                          "cannot connect as %s: %s", user, msg);
     }
     endpoint_failed(db, ep, err, why, now, true, false);
 }
@@ -412,9 +419,9 @@ static void progress(cdc_db_t *db, endpoint_t *ep, int64_t now,
         int64_t t = now + spent;
         if (t >= ep->due_ms) {
             char why[256];
-            snprintf(why, sizeof why, "cannot connect to %s:%s: no answer "
-                     "within %lld ms (dsql.pool.connection.timeout.ms)",
-                     ep->host, ep->port, (long long)db->timeout_ms);
+            snprintf(why, sizeof why, "cannot connect: no answer within "
+                     "%lld ms (dsql.pool.connection.timeout.ms)",
+                     (long long)db->timeout_ms);
             endpoint_failed(db, ep, CDC_ERR_DB_CONNECT, why, t, true, false);
             return;
         }
