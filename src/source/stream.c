@@ -674,10 +674,13 @@ static cdc_err_t get_iterator(stream_source_t *ss, shard_t *sh, int64_t now,
         sh->from_ms = from_ms; /* so a restart resumes here */
         ss->dirty = true;
     }
-    cdc_log_info(MOD, "%s: reading shard %s from %s%s%s", ss->key, sh->id,
+    char at[32] = "";
+    if (st.type == CDC_KIN_ITER_AT_TIMESTAMP)
+        snprintf(at, sizeof at, " %" PRId64 " (epoch ms)", st.timestamp_ms);
+    cdc_log_info(MOD, "%s: reading shard %s from %s%s%s%s", ss->key, sh->id,
                  cdc_kinesis_iter_type_name(st.type),
                  st.sequence_number ? " " : "",
-                 st.sequence_number ? st.sequence_number : "");
+                 st.sequence_number ? st.sequence_number : "", at);
     return CDC_OK;
 }
 
@@ -1289,11 +1292,19 @@ static cdc_err_t setup(stream_source_t *ss, const cdc_config_t *c,
     if (a.err != CDC_OK)
         return a.err;
 
+    bool cfg_keys = cdc_config_str(c, CDC_KEY_MESSAGE_KEY_COLUMNS) != NULL;
+    const char *keys_from = cfg_keys && ss->db ? "message.key.columns, then "
+                                                 "the catalog"
+                            : cfg_keys ? "message.key.columns"
+                            : ss->db   ? "the catalog"
+                                       : "nowhere (no message.key.columns, "
+                                         "no database): tables pass "
+                                         "unkeyed";
     const json_t *pos = cdc_offsets_get(offsets, ss->key);
     if (pos && (err = restore(ss, pos, errstr, n)) != CDC_OK)
         return err;
     cdc_log_info(MOD, "%s: region %s, endpoint %s, %s, reorder window %lld "
-                 "ms, keys from %s%s", ss->key, region,
+                 "ms, keys from %s", ss->key, region,
                  cdc_kinesis_endpoint(ss->kin),
                  pos ? "resuming from the stored position"
                      : ss->start_type == CDC_KIN_ITER_LATEST ? "starting at "
@@ -1302,10 +1313,7 @@ static cdc_err_t setup(stream_source_t *ss, const cdc_config_t *c,
                      : ss->start_type == CDC_KIN_ITER_AT_TIMESTAMP
                          ? "starting at stream.start.timestamp"
                          : "starting at the oldest records kept",
-                 (long long)ro.window_ms,
-                 cdc_config_str(c, CDC_KEY_MESSAGE_KEY_COLUMNS)
-                     ? "message.key.columns" : "no message.key.columns",
-                 ss->db ? " and the catalog" : "");
+                 (long long)ro.window_ms, keys_from);
     return CDC_OK;
 }
 
