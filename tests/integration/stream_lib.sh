@@ -35,9 +35,10 @@ _stream_js() {
         cat >"$js" <<'JS'
 'use strict'
 // node kin.js PORT call OP JSON          one Kinesis call, prints the answer
-// node kin.js PORT put STREAM FILE [FROM [TO]]
+// node kin.js PORT put STREAM FILE [FROM [TO [HASH_KEY]]]
 //                                        PutRecord per line FROM..TO (1-based,
 //                                        inclusive), in order, random keys
+//                                        (or all to the shard owning HASH_KEY)
 // node kin.js PORT wait-active STREAM    until the stream is ACTIVE (10 s)
 // node kin.js PORT flow STREAM N KEYS SPLIT_AT MERGE_AT EXPECTED_FILE
 //                                        N synthetic records over KEYS keys,
@@ -79,8 +80,10 @@ function call(op, body) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const rndKey = () => crypto.randomBytes(12).toString('hex')
 
-async function put(stream, data) {
-  await call('PutRecord', {StreamName: stream, PartitionKey: rndKey(), Data: Buffer.from(data).toString('base64')})
+async function put(stream, data, hashKey) {
+  const req = {StreamName: stream, PartitionKey: rndKey(), Data: Buffer.from(data).toString('base64')}
+  if (hashKey) req.ExplicitHashKey = hashKey
+  await call('PutRecord', req)
 }
 
 async function waitActive(stream) {
@@ -146,7 +149,7 @@ async function main() {
   case 'put': {
     const lines = fs.readFileSync(args[1], 'utf8').split('\n').filter((l) => l.length)
     const from = +(args[2] || 1), to = +(args[3] || lines.length)
-    for (let i = from; i <= to; i++) await put(args[0], lines[i - 1])
+    for (let i = from; i <= to; i++) await put(args[0], lines[i - 1], args[4])
     break
   }
   case 'wait-active':
@@ -197,9 +200,10 @@ stream_create() {
                 kin wait-active "$1"
 }
 
-# stream_put NAME [FROM [TO]]: lines of records.jsonl, in file order.
+# stream_put NAME [FROM [TO [HASH_KEY]]]: lines of records.jsonl, in file
+# order (with HASH_KEY all to the shard whose range holds it).
 stream_put() {
-        kin put "$1" "$STREAM_RECORDS" "${2:-1}" "${3:-}"
+        kin put "$1" "$STREAM_RECORDS" "${2:-1}" "${3:-}" "${4:-}"
 }
 
 # stream_config FILE STREAM [KEY=VALUE ...]: a connector for source.mode=stream
