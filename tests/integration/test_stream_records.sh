@@ -63,4 +63,29 @@ cdc_assert_eq '{"id":"ev-005"}	{"id":"ev-005","event_name":"heartbeat","event_ty
         "$(cdc_topic_dump "$STREAM_EH" $((STREAM_EH_COUNT + 1)) | tail -1)" "new change after restart"
 grep -q 'reading shard shardId-000000000000 from AFTER_SEQUENCE_NUMBER' "$CDC_TEST_TMP/dsqlcdc2.log" ||
         { echo "the restart did not resume after the stored sequence number" >&2; exit 1; }
+
+# Debezium envelope, same stream from the start: a delete's before holds
+# exactly the key columns, after is null, and a tombstone follows.
+dbz_eh=$CDC_TOPIC_PREFIX.dbz.public.event_headers
+dbz_oi=$CDC_TOPIC_PREFIX.dbz.public.order_items
+cdc_kafka_cmd "topic $dbz_eh 1"
+cdc_kafka_cmd "topic $dbz_oi 1"
+stream_config "$CDC_TEST_TMP/dbz.json" cdc-records record.format=debezium \
+        "topic.prefix=$CDC_TOPIC_PREFIX.dbz" \
+        "offset.storage.file.filename=$CDC_TEST_TMP/dbz-offsets.json"
+cap_start "$CDC_TEST_TMP/dbz.json" "$CDC_TEST_TMP/dbz.log"
+cdc_wait_for 30 cdc_topic_has "$dbz_eh" $((STREAM_EH_COUNT + 1))
+cdc_wait_for 30 cdc_topic_has "$dbz_oi" "$STREAM_OI_COUNT"
+cap_stop
+deletes=$({ cdc_topic_dump "$dbz_eh" $((STREAM_EH_COUNT + 1)); cdc_topic_dump "$dbz_oi" "$STREAM_OI_COUNT"; } |
+        stream_by_key | awk -F '\t' '
+                d != "" { print d "\t" ($0 == k "\tNULL" ? "tombstone" : "NO-TOMBSTONE"); d = "" }
+                $2 ~ /"op":"d"/ { k = $1; d = $0 }' |
+        while IFS=$'\t' read -r key val tomb; do
+                echo "$key $(jq -c .before <<<"$val") $(jq -c .after <<<"$val") $tomb"
+        done)
+cdc_assert_eq '{"id":"ev-001"} {"id":"ev-001"} null tombstone
+{"id":"ev-003"} {"id":"ev-003"} null tombstone
+{"order_id":1001,"item_id":2} {"order_id":1001,"item_id":2} null tombstone' "$deletes" \
+        "Debezium deletes (key, before, after, then)"
 stream_kinesis_stop
