@@ -813,6 +813,11 @@ static cdc_err_t fast_page(cdc_poller_t *p, PGconn *conn, page_t *pg,
             advance_safe(p, &b);
             bound_set(&b, NULL, 0);
         }
+    } else if (err == CDC_OK && contiguous && p->fast.ts) {
+        /* Nothing after F, and everything stamped before H had committed
+         * before this page was read: W may pass F, so an idle table's
+         * watermark keeps up with time and its emitted set empties. */
+        advance_safe(p, &p->horizon);
     }
     if (err == CDC_OK)
         p->fast_idle =
