@@ -133,7 +133,7 @@ struct stream_source {
         uint64_t records, fragments, malformed, unkeyable, lost, undelivered;
         uint64_t no_key, no_key_logged;
     } st;
-    int64_t next_stats_ms, last_nokey_log_ms;
+    int64_t next_stats_ms, last_nokey_log_ms, last_unkeyable_log_ms;
     bool ready; /* set up: the final statistics are worth a line */
     char last_stats[512];
 };
@@ -457,7 +457,14 @@ static cdc_err_t push_full(stream_source_t *ss, cdc_cdcrec_t *rec,
         if (err == CDC_ERR_NOMEM)
             return err;
         ss->st.unkeyable++;
-        cdc_log_error(MOD, "%s: skipped a record: %s", ss->key, errstr);
+        if (!ss->last_unkeyable_log_ms ||
+            now - ss->last_unkeyable_log_ms >= NOKEY_LOG_MS) {
+            ss->last_unkeyable_log_ms = now;
+            cdc_log_error(MOD, "%s: skipped a record that cannot be keyed "
+                          "(%" PRIu64 " so far; logged at most every %d s): "
+                          "%s", ss->key, ss->st.unkeyable,
+                          NOKEY_LOG_MS / 1000, errstr);
+        }
         return CDC_OK;
     }
     cdc_stream_slot_done(slot);
