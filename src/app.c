@@ -551,6 +551,18 @@ static cdc_err_t rest_metrics(void *ud, cdc_buf_t *out)
         m->status = t->state == TASK_FAILED ? "failed"
                     : a->paused             ? "paused" : "running";
     }
+    if (a->db) {
+        cdc_db_stats_t st;
+        cdc_db_stats(a->db, &st);
+        cdc_daemon_metrics_t *d = cdc_metrics_daemon(a->metrics);
+        d->failovers_total = st.failovers + st.failbacks;
+        d->token_refreshes_total = st.tokens_generated;
+        d->connection_recycles_total = st.recycles;
+        d->connections_open =
+            (cdc_db_state(a->db, CDC_DB_PRIMARY) == CDC_DB_READY) +
+            (cdc_db_state(a->db, CDC_DB_SECONDARY) == CDC_DB_READY);
+        cdc_metrics_set_active_endpoint(a->metrics, cdc_db_active_endpoint(a->db));
+    }
     return cdc_metrics_render(a->metrics, out);
 }
 
@@ -762,6 +774,11 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
                               "every table's task has failed (see the errors "
                               "above); fix them and restart");
             break;
+        }
+        if (a.db) {
+            cdc_db_service(a.db, mono_ms());
+            if (cdc_db_next_deadline(a.db) < deadline)
+                deadline = cdc_db_next_deadline(a.db);
         }
         cdc_metrics_tick(a.metrics, now);
         commit_delivered(&a);

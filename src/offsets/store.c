@@ -187,9 +187,10 @@ cdc_err_t cdc_offsets_cli_reset(const cdc_config_t *c, const char *table,
     cdc_offset_store_t *s = open_configured(c, errstr, n, &err);
     if (!s)
         return err;
-    /* Unqualified names mean the configured schema, as in dsql.tables. */
+    /* Unqualified names mean the configured schema, as in dsql.tables;
+     * "stream:<name>" is the stream source's entry. */
     char qualified[512];
-    if (strchr(table, '.'))
+    if (strchr(table, '.') || strncmp(table, "stream:", 7) == 0)
         snprintf(qualified, sizeof qualified, "%s", table);
     else
         snprintf(qualified, sizeof qualified, "%s.%s",

@@ -336,7 +336,7 @@ static cdc_err_t build_sql(cdc_poller_t *p)
     }
     cdc_buf_printf(&tail, " LIMIT %lld",
                    (long long)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE));
-    int pk = 2 + (int)p->nkeys; /* first parameter after W and the end */
+    int pk = 3 + (int)p->nkeys; /* after W ($1) and the end ($2..$(2+nkeys)) */
 
 #define BUILD(dst, ...)                                                       \
     do {                                                                      \

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include <sys/time.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "http/metrics.h"
@@ -40,15 +41,24 @@ static cdc_err_t ps_step(cdc_source_t *s, cdc_emitter_t *e, int64_t now,
 {
     poll_source_t *ps = (poll_source_t *)s;
     PGconn *conn;
+    int64_t retry_at;
     *next_ms = now;
-    cdc_err_t err = cdc_db_get(ps->db, &conn, errstr, n);
+    cdc_err_t err = cdc_db_acquire(ps->db, now, &conn, &retry_at, errstr, n);
+    if (err == CDC_OK && !conn) {
+        *next_ms = retry_at; /* still connecting */
+        return CDC_OK;
+    }
     if (err != CDC_OK) {
-        cdc_db_reset(ps->db);
-        return err;
+        if (!cdc_err_retriable(err))
+            return err;
+        *next_ms = retry_at; /* backing off; the manager logged why */
+        return CDC_OK;
     }
     page_ctx_t pc = {e, cdc_tracker_batch(ps->tracker)};
-    if (!pc.batch)
+    if (!pc.batch) {
+        cdc_db_release(ps->db, conn, CDC_OK, NULL, now);
         return CDC_ERR_NOMEM;
+    }
     size_t rows;
     err = cdc_poller_step(ps->poller, conn, now, emit_row, &pc, &rows,
                           next_ms, errstr, n);
@@ -57,8 +67,15 @@ static cdc_err_t ps_step(cdc_source_t *s, cdc_emitter_t *e, int64_t now,
     if (pos)
         cdc_tracker_seal(ps->tracker, pos);
     json_decref(pos);
-    if (err == CDC_ERR_DB_CONNECT)
-        cdc_db_reset(ps->db);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    cdc_db_release(ps->db, conn, err, NULL,
+                   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    if (err == CDC_ERR_DB_CONNECT) {
+        /* The manager logged it and reconnects; the page is read again. */
+        *next_ms = now;
+        return CDC_OK;
+    }
     return err;
 }
 
