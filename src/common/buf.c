@@ -32,6 +32,16 @@ void cdc_buf_wipe(cdc_buf_t *b)
     cdc_buf_free(b);
 }
 
+void cdc_wipe_free(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
+
 void cdc_buf_reset(cdc_buf_t *b)
 {
     b->len = 0;

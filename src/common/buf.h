@@ -30,6 +30,9 @@ cdc_err_t cdc_buf_puts(cdc_buf_t *b, const char *s);
 cdc_err_t cdc_buf_putc(cdc_buf_t *b, char c);
 cdc_err_t cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Zero a heap string then free it (NULL ok): for copies of secrets. */
+void cdc_wipe_free(char *s);
+
 /* The contents as a C string ("" when empty); valid until the next append. */
 const char *cdc_buf_str(const cdc_buf_t *b);
 

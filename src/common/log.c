@@ -6,6 +6,7 @@
  * markers that always introduce a secret (SigV4 signatures and security
  * tokens in DSQL tokens, password= in conninfo strings).
  */
+#include "common/buf.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -111,17 +112,6 @@ cdc_err_t cdc_log_reopen(char *errstr, size_t n)
     return open_log_file(errstr, n);
 }
 
-/* Secrets are copies: zero them before their memory is reused. */
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    volatile char *p = s;
-    while (*p)
-        *p++ = 0;
-    free(s);
-}
-
 void cdc_log_add_secret(const char *secret)
 {
     if (!secret || strlen(secret) < 4)
@@ -130,14 +120,14 @@ void cdc_log_add_secret(const char *secret)
         if (logger.secrets[i] && strcmp(logger.secrets[i], secret) == 0)
             return;
     unsigned slot = logger.next_secret++ % LOG_MAX_SECRETS;
-    wipe_free(logger.secrets[slot]);
+    cdc_wipe_free(logger.secrets[slot]);
     logger.secrets[slot] = strdup(secret);
 }
 
 void cdc_log_clear_secrets(void)
 {
     for (unsigned i = 0; i < LOG_MAX_SECRETS; i++) {
-        wipe_free(logger.secrets[i]);
+        cdc_wipe_free(logger.secrets[i]);
         logger.secrets[i] = NULL;
     }
     logger.next_secret = 0;

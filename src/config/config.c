@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 
 enum { T_STR, T_INT, T_BOOL, T_ENUM, T_LIST };
@@ -183,27 +184,17 @@ cdc_config_t *cdc_config_new(void)
     return c;
 }
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    volatile char *p = s;
-    while (*p)
-        *p++ = 0;
-    free(s);
-}
-
 void cdc_config_destroy(cdc_config_t *c)
 {
     if (!c)
         return;
     for (int i = 0; i < CDC_KEY__COUNT; i++) {
-        wipe_free(c->value[i]);
+        cdc_wipe_free(c->value[i]);
         free(c->source[i]);
     }
     for (size_t i = 0; i < c->nextras; i++) {
         free(c->extras[i].key);
-        wipe_free(c->extras[i].value);
+        cdc_wipe_free(c->extras[i].value);
         free(c->extras[i].source);
     }
     free(c->extras);
@@ -331,7 +322,7 @@ static cdc_err_t add_extra(cdc_config_t *c, const char *key, const char *value,
                 free(s);
                 return CDC_ERR_NOMEM;
             }
-            wipe_free(c->extras[i].value);
+            cdc_wipe_free(c->extras[i].value);
             free(c->extras[i].source);
             c->extras[i].value = v;
             c->extras[i].source = s;
@@ -415,7 +406,7 @@ static cdc_err_t store_value(cdc_config_t *c, int k, const char *v,
         free(ns);
         return CDC_ERR_NOMEM;
     }
-    wipe_free(c->value[k]);
+    cdc_wipe_free(c->value[k]);
     free(c->source[k]);
     c->value[k] = nv;
     c->source[k] = ns;
@@ -457,7 +448,7 @@ cdc_err_t cdc_config_set(cdc_config_t *c, const char *key, const char *value,
         err = add_extra(c, key, sv, source);
     } else if (*sv == '\0') {
         /* An empty value (often an unset optional ${env:}) means "unset". */
-        wipe_free(c->value[k]);
+        cdc_wipe_free(c->value[k]);
         c->value[k] = NULL;
         free(c->source[k]);
         c->source[k] = strdup(source);

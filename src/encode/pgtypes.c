@@ -231,7 +231,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void cdc_pgtypes_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -443,7 +443,7 @@ static cdc_err_t render_timestamptz(cdc_jsonw_t *w, const char *s, size_t len)
 
     int64_t y;
     int m, d;
-    civil_from_days(udays, &y, &m, &d);
+    cdc_pgtypes_civil_from_days(udays, &y, &m, &d);
 
     char o[64];
     size_t n = fmt_year(o, y);

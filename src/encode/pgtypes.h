@@ -126,6 +126,9 @@ cdc_err_t cdc_pgtypes_render(cdc_jsonw_t *w, uint32_t type_oid,
 cdc_err_t cdc_pgtypes_epoch_us(uint32_t type_oid, const char *s, size_t len,
                                int64_t *out);
 
+/* Days since 1970-01-01 -> proleptic Gregorian year, month, day. */
+void cdc_pgtypes_civil_from_days(int64_t days, int64_t *y, int *m, int *d);
+
 /* Element type of a known array type oid; 0 when oid is not one. */
 uint32_t cdc_pgtypes_array_elem(uint32_t type_oid);
 

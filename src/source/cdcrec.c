@@ -657,26 +657,12 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-/* Days since 1970-01-01 -> proleptic Gregorian y-m-d (H. Hinnant). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 /* "YYYY-MM-DD" as PostgreSQL prints it; *bc when the year is BC. */
 static cdc_err_t put_ymd(cdc_buf_t *out, int64_t days, bool *bc)
 {
     int64_t y;
     int m, d;
-    civil_from_days(days, &y, &m, &d);
+    cdc_pgtypes_civil_from_days(days, &y, &m, &d);
     *bc = y <= 0;
     return cdc_buf_printf(out, "%04" PRId64 "-%02d-%02d", *bc ? 1 - y : y, m,
                           d);
