@@ -413,11 +413,12 @@ static cdc_err_t rest_resume(void *ud, char *errstr, size_t n)
     return CDC_OK;
 }
 
-static void restart_one(app_t *a, task_t *t)
+/* A restarted task steps at once; a poller re-reads its table's schema
+ * on its own if the last error cleared it. */
+static void restart_one(task_t *t)
 {
     set_task_state(t, TASK_RUNNING, NULL);
     t->next_ms = 0;
-    (void)a;
 }
 
 static cdc_err_t rest_restart(void *ud, bool include_tasks, bool only_failed,
@@ -429,7 +430,7 @@ static cdc_err_t rest_restart(void *ud, bool include_tasks, bool only_failed,
         return CDC_OK; /* the connector itself has nothing to restart */
     for (size_t i = 0; i < a->ntasks; i++)
         if (!only_failed || a->tasks[i].state == TASK_FAILED)
-            restart_one(a, &a->tasks[i]);
+            restart_one(&a->tasks[i]);
     return CDC_OK;
 }
 
@@ -437,7 +438,7 @@ static cdc_err_t rest_restart_task(void *ud, size_t i, char *errstr, size_t n)
 {
     (void)errstr, (void)n;
     app_t *a = ud;
-    restart_one(a, &a->tasks[i]);
+    restart_one(&a->tasks[i]);
     return CDC_OK;
 }
 

@@ -58,5 +58,24 @@ grep -q '^{"offsets":\[{"partition":{"table":"public.event_headers"},"offset":{"
 cdc_assert_eq 202 "$(code PUT /connectors/it-connector/resume)" "resume"
 cdc_wait_for 20 cdc_topic_has "$topic" 4
 cdc_wait_for 10 has_written 4
+
+# A failed task shows its trace; once the cause is fixed, a restart of the
+# failed tasks brings it back and its rows flow.
+cap_sql "CREATE TABLE late_table (id int PRIMARY KEY, note text)" \
+        "INSERT INTO late_table VALUES (1, 'x')"
 cap_stop
-cdc_assert_eq 4 "$(cdc_topic_count "$topic")" "records after resume"
+cap_config "$CDC_TEST_TMP/c2.json" "dsql.tables=event_headers, late_table" \
+        "rest.listen=127.0.0.1:$port"
+cap_start "$CDC_TEST_TMP/c2.json" "$CDC_TEST_TMP/dsqlcdc2.log"
+failed() { get /connectors/it-connector/status | grep -q '"id":1,"state":"FAILED"'; }
+cdc_wait_for 20 failed
+get /connectors/it-connector/status | grep -q '"trace":"table public.late_table has no column \\"saved_date\\" (dsql.timestamp.column); set it to the column every write stamps"' ||
+        { get /connectors/it-connector/status >&2; exit 1; }
+cap_sql "ALTER TABLE late_table ADD COLUMN created_date timestamptz, ADD COLUMN saved_date timestamptz" \
+        "UPDATE late_table SET created_date = now(), saved_date = now()"
+cdc_assert_eq 202 "$(code POST '/connectors/it-connector/restart?includeTasks=true&onlyFailed=true')" "restart failed tasks"
+cdc_wait_for 20 cdc_topic_has "$CDC_TOPIC_PREFIX.public.late_table" 1
+cdc_assert_eq '{"name":"it-connector","connector":{"state":"RUNNING","worker_id":"'$w'"},"tasks":[{"id":0,"state":"RUNNING","worker_id":"'$w'"},{"id":1,"state":"RUNNING","worker_id":"'$w'"}],"type":"source"}' \
+        "$(get /connectors/it-connector/status)" "status after restart"
+cap_stop
+cdc_assert_eq 4 "$(cdc_topic_count "$topic")" "records after resume and restart"
