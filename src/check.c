@@ -173,8 +173,12 @@ int cdc_check_run(const cdc_config_t *c, FILE *out)
         chain = cdc_cred_chain_new(NULL);
     cdc_db_t *db = cdc_db_new(c, chain);
     if (db && cdc_db_get(db, &k.conn, errstr, sizeof errstr) == CDC_OK) {
-        OK(&k, "database %s:%lld (sslmode %s) as %s",
-           cdc_db_endpoint(db), (long long)cdc_config_int(c, CDC_KEY_PORT),
+        const char *ep = cdc_db_endpoint(db);
+        char port[32] = "";
+        if (!strchr(ep, ':'))
+            snprintf(port, sizeof port, ":%lld",
+                     (long long)cdc_config_int(c, CDC_KEY_PORT));
+        OK(&k, "database %s%s (sslmode %s) as %s", ep, port,
            cdc_config_str(c, CDC_KEY_SSL_MODE),
            cdc_config_str(c, CDC_KEY_IAM_USERNAME));
         cdc_config_list_each(c, CDC_KEY_TABLES, check_table, &k);

@@ -145,7 +145,8 @@ static void test_env_substitution(void **state)
         "${env:VAR} and ${env:VAR:-default} are supported\n"
         "dsql.endpoint.primary: required, not set (Host name of the DSQL "
         "cluster endpoint to read from (e.g. <id>.dsql.us-east-1.on.aws), or "
-        "of a PostgreSQL server with dsql.auth.mode=password.)\n");
+        "of a PostgreSQL server with dsql.auth.mode=password; host:port "
+        "overrides dsql.port (the token is signed for the host).)\n");
     cdc_config_destroy(c);
     cdc_buf_free(&p);
 }
@@ -172,7 +173,8 @@ static void test_every_problem_reported(void **state)
         "export it, or write ${env:CDC_TEST_UNSET_VAR:-default}\n"
         "dsql.endpoint.primary: required, not set (Host name of the DSQL cluster "
         "endpoint to read from (e.g. <id>.dsql.us-east-1.on.aws), or of a "
-        "PostgreSQL server with dsql.auth.mode=password.)\n"
+        "PostgreSQL server with dsql.auth.mode=password; host:port overrides "
+        "dsql.port (the token is signed for the host).)\n"
         "dsql.tables: required, not set (Comma-separated tables to capture, each "
         "\"table\" or \"schema.table\". With source.mode=stream: the tables to "
         "keep (default: all).)\n"
