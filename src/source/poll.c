@@ -57,6 +57,7 @@ struct cdc_poller {
     bound_t safe;       /* W */
     bound_t horizon;    /* server now - lookback, from the last clock read */
     bool fast_idle;     /* last fast page was short: next one starts a cycle */
+    int64_t next_fast_ms; /* when an idle fast scan looks again */
     bool last_was_rescan;
     /* the re-scan pass in progress */
     bool rescan_active;
@@ -686,6 +687,9 @@ typedef struct {
     cdc_poll_emit_fn emit;
     void *ctx;
     bool rescan;       /* emit only versions not seen before */
+    /* A fast page with W at F: rows stamped before H and before the page's
+     * last timestamp fall below the new W at once, so they need no digest. */
+    bool catch_up;
     cursor_t last;     /* last row read */
     int nread;         /* rows read */
     size_t emitted;
@@ -736,6 +740,13 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
     cdc_err_t err = CDC_OK;
     int last = -1;       /* last row read (emitted or skipped as seen) */
     int64_t last_us = 0;
+    int64_t end_us = INT64_MIN; /* the page's last timestamp */
+    if (pg->catch_up && nrows > 0 &&
+        cdc_pgtypes_epoch_us(p->cols[p->ts_idx].type_oid,
+                             PQgetvalue(r, nrows - 1, p->ts_idx),
+                             (size_t)PQgetlength(r, nrows - 1, p->ts_idx),
+                             &end_us) != CDC_OK)
+        pg->catch_up = false;
     for (int i = 0; i < nrows; i++) {
         int64_t us;
         const char *tsv = PQgetvalue(r, i, p->ts_idx);
@@ -747,7 +758,8 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
             break;
         }
         uint64_t digest = 0;
-        if (us >= p->safe.us) {
+        if (us >= p->safe.us &&
+            !(pg->catch_up && us < p->horizon.us && us < end_us)) {
             digest = row_digest(p, r, i, us);
             if (pg->rescan && cdc_dedup_contains(p->seen, digest)) {
                 last = i;
@@ -774,6 +786,20 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
             break;
     }
     pg->nread = last + 1;
+    if (err != CDC_OK && pg->catch_up && last >= 0 && last_us < end_us &&
+        last_us < p->horizon.us) {
+        /* The page stopped early: W stops at this row's timestamp, so the
+         * rows emitted with it must be in the set after all. */
+        for (int j = last; j >= 0; j--) {
+            int64_t us;
+            if (cdc_pgtypes_epoch_us(p->cols[p->ts_idx].type_oid,
+                                     PQgetvalue(r, j, p->ts_idx),
+                                     (size_t)PQgetlength(r, j, p->ts_idx),
+                                     &us) != CDC_OK || us != last_us)
+                break;
+            cdc_dedup_add(p->seen, row_digest(p, r, j, us), us, p->seq);
+        }
+    }
     if (last >= 0) {
         cdc_err_t e2 = row_cursor(p, r, last, last_us, &pg->last);
         if (err == CDC_OK)
@@ -804,6 +830,7 @@ static cdc_err_t fast_page(cdc_poller_t *p, PGconn *conn, page_t *pg,
     }
     /* W caught up with F: the page completes everything up to min(F', H). */
     bool contiguous = !p->fast.ts || p->safe.us >= p->fast.us;
+    pg->catch_up = contiguous;
     err = run_page(p, conn, sql, np, vals, types, pg, errstr, n);
     if (pg->nread > 0) {
         cursor_copy(&p->fast, &pg->last);
@@ -893,21 +920,33 @@ cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t mono_now,
     }
 
     page_t pg = {.emit = emit, .ctx = ctx};
+    int64_t interval = cdc_config_int(p->cfg, CDC_KEY_POLL_INTERVAL_MS);
+    bool fast_due = !p->fast_idle || mono_now >= p->next_fast_ms;
     bool rescan_due = p->rescan_active ||
                       (p->fast.ts && mono_now >= p->next_rescan_ms);
-    /* Alternate with the fast scan while it is busy, so neither starves. */
-    bool do_rescan = rescan_due && (p->fast_idle || !p->last_was_rescan);
+    /* Both due: alternate, so neither starves. A long re-scan pass runs
+     * page after page, with a fast page every poll interval between, so
+     * new rows keep their latency. */
+    bool do_rescan = rescan_due && (!fast_due || !p->last_was_rescan);
+    if (!fast_due && !rescan_due) {
+        *next_ms = p->next_fast_ms;
+        if (p->fast.ts && p->next_rescan_ms < *next_ms)
+            *next_ms = p->next_rescan_ms;
+        return CDC_OK;
+    }
     if (do_rescan)
         err = rescan_page(p, conn, mono_now, &pg, errstr, n);
     else
         err = fast_page(p, conn, &pg, errstr, n);
     p->last_was_rescan = do_rescan;
+    if (!do_rescan)
+        p->next_fast_ms = mono_now + interval;
     cursor_set(&pg.last, NULL, NULL, 0);
     *rows = pg.emitted;
     if (err != CDC_OK)
         return err;
     if (p->fast_idle && !p->rescan_active) {
-        int64_t next = mono_now + cdc_config_int(p->cfg, CDC_KEY_POLL_INTERVAL_MS);
+        int64_t next = p->next_fast_ms;
         if (p->fast.ts && p->next_rescan_ms < next)
             next = p->next_rescan_ms > mono_now ? p->next_rescan_ms : mono_now;
         *next_ms = next;
