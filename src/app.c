@@ -292,11 +292,12 @@ static void put_offset(void *ctx, const char *key, json_t *pos)
     cdc_offsets_put(ctx, key, pos);
 }
 
-static void commit_delivered(app_t *a)
+/* for_flush: the offset file is written next (see source.h). */
+static void commit_delivered(app_t *a, bool for_flush)
 {
     for (size_t i = 0; i < a->ntasks; i++) {
         cdc_source_t *s = a->tasks[i].source;
-        s->ops->commit(s, put_offset, a->offsets);
+        s->ops->commit(s, for_flush, put_offset, a->offsets);
     }
 }
 
@@ -447,7 +448,7 @@ static cdc_err_t settle(app_t *a, char *errstr, size_t n)
 {
     cdc_err_t err = cdc_sink_flush(a->sink, 30000, errstr, n);
     cdc_sink_poll(a->sink, 0);
-    commit_delivered(a);
+    commit_delivered(a, true);
     if (err == CDC_OK)
         err = cdc_offsets_flush(a->offsets, errstr, n);
     return err;
@@ -769,7 +770,7 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
             if (t->state == TASK_RUNNING && t->next_ms < deadline)
                 deadline = t->next_ms;
         }
-        if (!any_running && !a.rest) {
+        if (!any_running && !a.rest && !got_stop) {
             /* Without the REST API nothing can restart them. */
             err = cdc_err_set(errstr, n, CDC_ERR_INTERNAL,
                               "every table's task has failed (see the errors "
@@ -782,8 +783,8 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
                 deadline = cdc_db_next_deadline(a.db);
         }
         cdc_metrics_tick(a.metrics, now);
-        commit_delivered(&a);
         now = mono_ms();
+        commit_delivered(&a, now >= next_flush);
         if (now >= next_flush) {
             char e[512];
             if (cdc_offsets_flush(a.offsets, e, sizeof e) != CDC_OK)
@@ -800,7 +801,7 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
     if (cdc_sink_flush(a.sink, 30000, e, sizeof e) != CDC_OK)
         cdc_log_error("app", "%s; offsets stay before them", e);
     cdc_sink_poll(a.sink, 0);
-    commit_delivered(&a);
+    commit_delivered(&a, true);
     if (cdc_offsets_flush(a.offsets, e, sizeof e) != CDC_OK) {
         cdc_log_error("app", "%s", e);
         if (err == CDC_OK)

@@ -76,14 +76,14 @@ cdc_kafka_t *cdc_kafka_new(const cdc_config_t *c, cdc_sink_delivery_fn fn,
     char e[512];
     /* Our defaults first; any kafka.* key below overrides them. The queue
      * bound keeps memory small on a large backlog: a full queue is
-     * backpressure (the poller waits), and 8 MB in flight keeps the
+     * backpressure (the poller waits), and 4 MB in flight keeps the
      * brokers busy. */
     static const char *const defaults[][2] = {
         {"enable.idempotence", "true"},
         {"linger.ms", "5"},
         {"compression.type", "lz4"},
         {"client.id", "dsqlcdc"},
-        {"queue.buffering.max.kbytes", "8192"},
+        {"queue.buffering.max.kbytes", "4096"},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
         rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], e, sizeof e);

@@ -240,7 +240,8 @@ cdc_err_t cdc_poller_checkpoint(const cdc_poller_t *p, json_t *pos)
     cdc_buf_init(&b);
     cdc_err_t err = cdc_dedup_export(p->seen, (uint64_t)seq, &b);
     if (err == CDC_OK && b.len)
-        err = json_object_set_new(pos, "seen", json_stringn(b.data, b.len))
+        err = json_object_set_new(pos, "seen",
+                                  json_stringn_nocheck(b.data, b.len))
                   ? CDC_ERR_NOMEM : CDC_OK;
     cdc_buf_free(&b);
     return err;

@@ -22,6 +22,7 @@ typedef struct {
     cdc_poller_t *poller;
     cdc_tracker_t *tracker;
     cdc_db_t *db;
+    json_t *pending; /* newest delivered position not yet put */
 } poll_source_t;
 
 typedef struct {
@@ -97,17 +98,24 @@ static void ps_done(cdc_source_t *s, cdc_delivery_t *h, cdc_err_t err)
                   cdc_err_str(err));
 }
 
-static void ps_commit(cdc_source_t *s, cdc_source_put_fn put, void *ctx)
+static void ps_commit(cdc_source_t *s, bool for_flush, cdc_source_put_fn put,
+                      void *ctx)
 {
     poll_source_t *ps = (poll_source_t *)s;
     json_t *pos = cdc_tracker_advance(ps->tracker);
-    if (!pos)
+    if (pos) {
+        json_decref(ps->pending);
+        ps->pending = pos;
+    }
+    if (!for_flush || !ps->pending)
         return;
-    /* The position is ours (a fresh object per step): add the delivered
-     * part of the emitted-versions set to it. */
-    if (cdc_poller_checkpoint(ps->poller, pos) == CDC_OK)
-        put(ctx, s->name, pos);
-    json_decref(pos);
+    /* Only now add the delivered part of the emitted-versions set: it can
+     * hold hundreds of thousands of digests. The position is ours (a fresh
+     * object per step). */
+    if (cdc_poller_checkpoint(ps->poller, ps->pending) == CDC_OK)
+        put(ctx, s->name, ps->pending);
+    json_decref(ps->pending);
+    ps->pending = NULL;
 }
 
 static void ps_metrics(cdc_source_t *s, cdc_task_metrics_t *m)
@@ -134,6 +142,7 @@ static void ps_destroy(cdc_source_t *s)
     poll_source_t *ps = (poll_source_t *)s;
     if (!ps)
         return;
+    json_decref(ps->pending);
     cdc_tracker_destroy(ps->tracker);
     cdc_poller_destroy(ps->poller);
     free(ps);

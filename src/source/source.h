@@ -12,6 +12,7 @@
 #define CDC_SOURCE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -45,8 +46,11 @@ typedef struct {
                       int64_t *next_ms, char *errstr, size_t errstr_size);
     void (*sent)(cdc_source_t *s, cdc_delivery_t *h);
     void (*done)(cdc_source_t *s, cdc_delivery_t *h, cdc_err_t err);
-    /* Report the positions that are now fully delivered. */
-    void (*commit)(cdc_source_t *s, cdc_source_put_fn put, void *ctx);
+    /* Take note of what is now fully delivered. for_flush: the offset file
+     * is about to be written, so put every position that moved (a source
+     * may put only then, when building a position is costly). */
+    void (*commit)(cdc_source_t *s, bool for_flush, cdc_source_put_fn put,
+                   void *ctx);
     /* Optional: fill the source-specific metrics (late rows, duplicates
      * suppressed, watermark age...). May be NULL. */
     void (*metrics)(cdc_source_t *s, struct cdc_task_metrics *m);

@@ -978,7 +978,8 @@ static json_t *build_position(stream_source_t *ss, int64_t now)
     return pos;
 }
 
-static void ss_commit(cdc_source_t *s, cdc_source_put_fn put, void *ctx)
+static void ss_commit(cdc_source_t *s, bool for_flush, cdc_source_put_fn put,
+                      void *ctx)
 {
     stream_source_t *ss = (stream_source_t *)s;
     delivered_flush(ss);
@@ -995,7 +996,7 @@ static void ss_commit(cdc_source_t *s, cdc_source_put_fn put, void *ctx)
     if (!ss->dirty)
         return;
     int64_t now = cdc_kinesis_now_ms();
-    if (ss->outstanding && now - ss->last_put_ms < PUT_MIN_MS)
+    if (!for_flush && ss->outstanding && now - ss->last_put_ms < PUT_MIN_MS)
         return;
     json_t *pos = build_position(ss, now);
     if (!pos) {
