@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base64.h"
 #include "encode/pgtypes.h"
 
 #define USECS_PER_SEC INT64_C(1000000)
@@ -796,49 +797,25 @@ static bool numeric_text_ok(const char *s, size_t len)
     return i == len;
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Standard base64 (padding optional) -> bytea hex output "\x0a0b". */
 static cdc_err_t put_bytea(cdc_buf_t *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    while (len && s[len - 1] == '=' && len % 4 != 1)
-        len--;
-    if (len % 4 == 1)
-        return CDC_ERR_PARSE;
-    cdc_err_t err = cdc_buf_reserve(out, 2 + len / 4 * 6 + 6);
-    if (err != CDC_OK)
-        return err;
-    cdc_buf_append(out, "\\x", 2);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0)
-            return CDC_ERR_PARSE;
-        acc = (acc << 6 | (uint32_t)v) & 0xFFFFFF;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            unsigned char byte = (unsigned char)(acc >> bits);
+    cdc_buf_t bytes;
+    cdc_buf_init(&bytes);
+    cdc_err_t err = cdc_base64_decode(s, len, &bytes);
+    if (err == CDC_OK)
+        err = cdc_buf_reserve(out, 2 + 2 * bytes.len);
+    if (err == CDC_OK) {
+        cdc_buf_append(out, "\\x", 2);
+        for (size_t i = 0; i < bytes.len; i++) {
+            unsigned char byte = (unsigned char)bytes.data[i];
             char h[2] = {hex[byte >> 4], hex[byte & 15]};
             cdc_buf_append(out, h, 2);
         }
     }
-    return CDC_OK;
+    cdc_buf_free(&bytes);
+    return err;
 }
 
 static bool int_in(const json_t *v, int64_t min, int64_t max)

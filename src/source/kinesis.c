@@ -20,6 +20,7 @@
 #include <curl/curl.h>
 
 #include "auth/sigv4.h"
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/log.h"
 
@@ -186,54 +187,19 @@ static int64_t jint(const json_t *obj, const char *key, int64_t dflt)
     return dflt;
 }
 
-/* Strict base64 (standard alphabet; padding optional, nothing else). */
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
+/* Decode base64 into a new NUL-terminated buffer the caller frees. */
 static bool b64_decode(const char *in, size_t len, unsigned char **out,
                        size_t *out_len)
 {
-    unsigned char *o;
-    size_t n = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-
-    while (len > 0 && in[len - 1] == '=')
-        len--;
-    if (len % 4 == 1)
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    if (cdc_buf_reserve(&b, 0) != CDC_OK ||
+        cdc_base64_decode(in, len, &b) != CDC_OK) {
+        cdc_buf_free(&b);
         return false;
-    o = malloc(len / 4 * 3 + 3 + 1);
-    if (!o)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64_val((unsigned char)in[i]);
-        if (v < 0) {
-            free(o);
-            return false;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[n++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
     }
-    o[n] = '\0';
-    *out = o;
-    *out_len = n;
+    *out = (unsigned char *)b.data;
+    *out_len = b.len;
     return true;
 }
 
