@@ -39,6 +39,8 @@ typedef struct {
     const char *table;
     cdc_op_t op;
     int64_t ts_ms;              /* capture time, epoch milliseconds */
+    int64_t commit_us;          /* the change's own time (commit or row
+                                   timestamp), epoch microseconds; 0 unknown */
     const cdc_column_t *cols;   /* in table column order */
     size_t ncols;
 } cdc_change_t;

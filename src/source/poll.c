@@ -776,6 +776,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
             col->len = col->is_null ? 0 : (size_t)PQgetlength(r, i, (int)c);
         }
         ch.op = row_op(p, r, i);
+        ch.commit_us = us;
         if ((err = pg->emit(&ch, pg->ctx, errstr, n)) != CDC_OK)
             break;
         last = i;
