@@ -45,6 +45,13 @@ static const unsigned char byte_class[256] = {
 
 static const char hex_upper[] = "0123456789ABCDEF";
 
+/* The letter after '\\' for the bytes of class C_ESC that have a short form
+ * (RFC 8259 section 7); 0: written as \u00XX. */
+static const char short_escape[0x60] = {
+    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+    ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
 /*
  * Length of the well-formed UTF-8 sequence at p (lead byte class cls), or 0
  * with *bad set to the length of its maximal ill-formed subpart, which is
@@ -79,81 +86,110 @@ static size_t utf8_seq(const unsigned char *p, size_t avail, unsigned cls,
     return need;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
 /*
- * Append s escaped. Runs of bytes that need nothing are copied with one
- * memcpy; the buffer always has room for the rest of the input as is, so it
- * grows only when escapes expand it.
+ * Non-zero when one of the 8 bytes in v needs a look (below 0x20, '"', '\\'
+ * or 0x80 and up), zero when all are plain ASCII. Each subtraction is the
+ * "has a zero byte" test: a borrow only ever runs upwards from a byte that
+ * really matched, so the lowest set bit (little-endian: the first byte in
+ * memory) marks a byte that needs a look.
+ */
+static inline uint64_t word_special(uint64_t v)
+{
+    uint64_t q = v ^ (ONES * '"'), bs = v ^ (ONES * '\\');
+    return ((v - ONES * 0x20) | (q - ONES) | (bs - ONES) | v) & HIGHS;
+}
+
+/*
+ * Append s escaped. Plain ASCII is copied 8 bytes at a time (byte by byte on
+ * big-endian machines and for the last few bytes). The buffer always has
+ * room for the rest of the input as is, so it grows only when an escape or a
+ * replacement expands the text, and that check is inline.
  */
 static cdc_err_t put_escaped(cdc_buf_t *b, const unsigned char *s, size_t len)
 {
     if (cdc_buf_reserve(b, len) != CDC_OK)
         return CDC_ERR_NOMEM;
-    if (len == 0) {
-        b->data[b->len] = '\0';
-        return CDC_OK;
-    }
 
-    size_t start = b->len, i = 0, run = 0;
-    while (i < len) {
-        unsigned cls = byte_class[s[i]];
-        if (cls == C_COPY) {
-            i++;
-            continue;
+    const unsigned char *p = s, *end = s + len;
+    size_t start = b->len;
+    char *o = b->data + b->len;
+    /* Invariant: lim - o >= end - p (the NUL's byte is past lim). */
+    const char *lim = b->data + b->cap - 1;
+    while (p != end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        while (end - p >= 8) {
+            uint64_t v;
+            memcpy(&v, p, 8);
+            /* Room for all 8 even when only a prefix is plain: the rest
+             * is overwritten by what follows. */
+            memcpy(o, &v, 8);
+            uint64_t t = word_special(v);
+            if (t) {
+                size_t k = (size_t)__builtin_ctzll(t) >> 3;
+                o += k;
+                p += k;
+                goto special;
+            }
+            o += 8;
+            p += 8;
         }
+#endif
+        while (p != end && byte_class[*p] == C_COPY)
+            *o++ = (char)*p++;
+        if (p == end)
+            break;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    special:;
+#endif
+        unsigned c = *p, cls = byte_class[c];
         size_t skip = 1;
         if (cls != C_ESC) {
-            size_t n = utf8_seq(s + i, len - i, cls, &skip);
+            size_t n = utf8_seq(p, (size_t)(end - p), cls, &skip);
             if (n) {
-                i += n;
+                for (size_t k = 0; k < n; k++)
+                    o[k] = (char)p[k];
+                o += n;
+                p += n;
                 continue;
             }
         }
-        /* Flush the run, then make room for the escape and the rest. */
-        memcpy(b->data + b->len, s + run, i - run);
-        b->len += i - run;
-        if (cdc_buf_reserve(b, 6 + (len - i)) != CDC_OK) {
-            b->len = start; /* leave the buffer as it was */
-            b->data[b->len] = '\0';
-            return CDC_ERR_NOMEM;
+        /* Room for the escape (at most 6 bytes) and the rest as is. */
+        size_t rest = (size_t)(end - p);
+        if ((size_t)(lim - o) < 6 + rest) {
+            b->len = (size_t)(o - b->data);
+            if (cdc_buf_reserve(b, 6 + rest) != CDC_OK) {
+                b->len = start; /* leave the buffer as it was */
+                b->data[b->len] = '\0';
+                return CDC_ERR_NOMEM;
+            }
+            o = b->data + b->len;
+            lim = b->data + b->cap - 1;
         }
-        char *o = b->data + b->len;
         if (cls != C_ESC) {
             o[0] = (char)0xEF; /* U+FFFD */
             o[1] = (char)0xBF;
             o[2] = (char)0xBD;
-            b->len += 3;
-        } else {
-            unsigned char c = s[i];
-            char sh = 0;
-            switch (c) {
-            case '"': sh = '"'; break;
-            case '\\': sh = '\\'; break;
-            case '\b': sh = 'b'; break;
-            case '\f': sh = 'f'; break;
-            case '\n': sh = 'n'; break;
-            case '\r': sh = 'r'; break;
-            case '\t': sh = 't'; break;
-            default: break;
-            }
+            o += 3;
+        } else if (short_escape[c]) {
             o[0] = '\\';
-            if (sh) {
-                o[1] = sh;
-                b->len += 2;
-            } else {
-                o[1] = 'u';
-                o[2] = '0';
-                o[3] = '0';
-                o[4] = hex_upper[c >> 4];
-                o[5] = hex_upper[c & 0xF];
-                b->len += 6;
-            }
+            o[1] = short_escape[c];
+            o += 2;
+        } else {
+            o[0] = '\\';
+            o[1] = 'u';
+            o[2] = '0';
+            o[3] = '0';
+            o[4] = hex_upper[c >> 4];
+            o[5] = hex_upper[c & 0xF];
+            o += 6;
         }
-        i += skip;
-        run = i;
+        p += skip;
     }
-    memcpy(b->data + b->len, s + run, len - run);
-    b->len += len - run;
-    b->data[b->len] = '\0';
+    b->len = (size_t)(o - b->data);
+    *o = '\0';
     return CDC_OK;
 }
 

@@ -200,6 +200,169 @@ static void test_long_string_grows_buffer(void **state)
     free(in);
 }
 
+/*
+ * The escaper copies plain ASCII a machine word at a time: every special
+ * byte at every offset of the first words (start, end, straddling a word
+ * boundary) of strings of every length up to three words, with exact
+ * expected bytes.
+ */
+static void test_escapes_at_every_offset(void **state)
+{
+    static const char clean[] = "The quick/brown~fox 1234{}[]:,";
+    static const struct {
+        const char *in;
+        size_t in_len;
+        const char *out;
+    } special[] = {
+        {"\"", 1, "\\\""},
+        {"\\", 1, "\\\\"},
+        {"\n", 1, "\\n"},
+        {"\t", 1, "\\t"},
+        {"\x00", 1, "\\u0000"},
+        {"\x01", 1, "\\u0001"},
+        {"\x1f", 1, "\\u001F"},
+        {"\x7f", 1, "\x7f"},                        /* DEL: as is */
+        {"\xc3\xa9", 2, "\xc3\xa9"},                /* valid: as is */
+        {"\xe2\x82\xac", 3, "\xe2\x82\xac"},
+        {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80"},
+        {"\xff", 1, FFFD},                          /* invalid: U+FFFD */
+        {"\xe2\x82", 2, FFFD},                      /* truncated */
+        {"\"\"", 2, "\\\"\\\""},                    /* adjacent */
+        {"\\\n\x02", 3, "\\\\\\n\\u0002"},
+    };
+    char in[64], expected[96];
+    for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+        size_t xl = special[k].in_len, el = strlen(special[k].out);
+        for (size_t n = 0; n <= 24; n++) {
+            for (size_t pos = 0; pos <= n; pos++) {
+                memcpy(in, clean, pos);
+                memcpy(in + pos, special[k].in, xl);
+                memcpy(in + pos + xl, clean + pos, n - pos);
+                size_t e = 0;
+                expected[e++] = '"';
+                memcpy(expected + e, clean, pos);
+                e += pos;
+                memcpy(expected + e, special[k].out, el);
+                e += el;
+                memcpy(expected + e, clean + pos, n - pos);
+                e += n - pos;
+                expected[e++] = '"';
+                expected[e] = '\0';
+                char *got = string_json(in, n + xl);
+                if (strcmp(got, expected) != 0)
+                    fail_msg("special %zu at %zu of %zu: got %s, want %s", k,
+                             pos, n, got, expected);
+                free(got);
+            }
+        }
+    }
+}
+
+static void test_adjacent_escapes(void **state)
+{
+    EXPECT_STRING("\"\"\"\"\"\"\"\"\"\"", /* ten: across a word boundary */
+                  "\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\\\"\"");
+    EXPECT_STRING("\\\\\\\\\\\\\\\\\\", /* nine */
+                  "\"\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"");
+    EXPECT_STRING("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a",
+                  "\"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t"
+                  "\\n\"");
+    EXPECT_STRING("\"\\\n\r\t\b\f\x1e", "\"\\\"\\\\\\n\\r\\t\\b\\f\\u001E\"");
+    EXPECT_STRING("\xff\"\xc3\xa9\\\x80",
+                  "\"" FFFD "\\\"\xc3\xa9\\\\" FFFD "\"");
+    EXPECT_STRING("abcdefg\"hijklmno\\", "\"abcdefg\\\"hijklmno\\\\\"");
+}
+
+/* Every control byte, and DEL, inside strings longer than a word. */
+static void test_control_bytes_in_runs(void **state)
+{
+    static const size_t positions[] = {0, 3, 7, 8, 9, 15};
+    for (int c = 0; c <= 0x7f; c++) {
+        if (c == 0x20)
+            c = 0x7f;
+        char esc[8];
+        switch (c) {
+        case '\b': strcpy(esc, "\\b"); break;
+        case '\f': strcpy(esc, "\\f"); break;
+        case '\n': strcpy(esc, "\\n"); break;
+        case '\r': strcpy(esc, "\\r"); break;
+        case '\t': strcpy(esc, "\\t"); break;
+        case 0x7f: strcpy(esc, "\x7f"); break;
+        default: snprintf(esc, sizeof(esc), "\\u%04X", c);
+        }
+        for (size_t k = 0; k < sizeof(positions) / sizeof(*positions); k++) {
+            char in[17] = "abcdefghijklmnop", expected[40];
+            size_t pos = positions[k];
+            in[pos] = (char)c;
+            snprintf(expected, sizeof(expected), "\"%.*s%s%s\"", (int)pos,
+                     in, esc, in + pos + 1);
+            char *got = string_json(in, 16);
+            assert_string_equal(got, expected);
+            free(got);
+        }
+    }
+}
+
+/*
+ * Long plain runs and escapes into buffers holding 0..200 bytes already, so
+ * the growth (on entry, and when an escape needs room) falls at every
+ * offset; the previous content stays and the result is NUL-terminated.
+ */
+static void test_escape_growth_at_every_offset(void **state)
+{
+    char in[400], expected[600];
+    size_t n = 0, e = 0;
+    for (size_t i = 0; i < 150; i++, n++, e++)
+        in[n] = expected[e] = (char)('a' + i % 26);
+    memcpy(in + n, "\"\x01", 2);
+    n += 2;
+    memcpy(expected + e, "\\\"\\u0001", 8);
+    e += 8;
+    for (size_t i = 0; i < 120; i++, n++, e++)
+        in[n] = expected[e] = (char)('0' + i % 10);
+    in[n++] = '\n';
+    memcpy(expected + e, "\\n", 2);
+    e += 2;
+
+    for (size_t prefix = 0; prefix <= 200; prefix++) {
+        for (size_t len = 0; len <= n; len = len < 160 ? len + 1
+                                           : len < n - 3 ? n - 3 : len + 1) {
+            cdc_buf_t b;
+            cdc_buf_init(&b);
+            for (size_t i = 0; i < prefix; i++)
+                assert_int_equal(cdc_buf_putc(&b, 'p'), CDC_OK);
+            assert_int_equal(cdc_jsonw_escape(&b, in, len), CDC_OK);
+            /* The expected text for the first len input bytes. */
+            size_t elen = len <= 150 ? len
+                        : len == 151 ? 152
+                        : len <= 272 ? len + 6
+                                     : e;
+            assert_int_equal(b.len, prefix + elen);
+            assert_int_equal(strlen(b.data), b.len);
+            for (size_t i = 0; i < prefix; i++)
+                assert_int_equal(b.data[i], 'p');
+            assert_memory_equal(b.data + prefix, expected, elen);
+            cdc_buf_free(&b);
+        }
+    }
+
+    /* A plain run far longer than the buffer: one copy, exact bytes. */
+    size_t big = 100003;
+    char *plain = malloc(big);
+    assert_non_null(plain);
+    for (size_t i = 0; i < big; i++)
+        plain[i] = (char)('#' + i % 90); /* no '"'; '\\' replaced */
+    for (size_t i = 0; i < big; i++)
+        if (plain[i] == '\\')
+            plain[i] = '/';
+    char *got = string_json(plain, big);
+    assert_int_equal(strlen(got), big + 2);
+    assert_memory_equal(got + 1, plain, big);
+    assert_int_equal(got[big + 1], '"');
+    free(got);
+    free(plain);
+}
+
 static void test_numbers(void **state)
 {
     static const char *valid[] = {
@@ -670,6 +833,10 @@ int main(void)
         cmocka_unit_test(test_utf8_invalid),
         cmocka_unit_test(test_escape_into_buffer),
         cmocka_unit_test(test_long_string_grows_buffer),
+        cmocka_unit_test(test_escapes_at_every_offset),
+        cmocka_unit_test(test_adjacent_escapes),
+        cmocka_unit_test(test_control_bytes_in_runs),
+        cmocka_unit_test(test_escape_growth_at_every_offset),
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_ints),
         cmocka_unit_test(test_raw_and_string_parts),
