@@ -158,6 +158,115 @@ static void check_kafka(check_t *k)
     OK(k, "Kafka at %s: %d broker(s) answer", servers, brokers);
 }
 
+/*
+ * A copy of c whose primary is endpoint and which has no secondary, so that
+ * a connection made with it reaches that endpoint directly, never through
+ * failover, with every other setting (port, user, TLS, auth) as in c.
+ * Values are set again as text, so one that holds "${" after substitution
+ * cannot be copied. Caller destroys; NULL with problems filled on failure.
+ */
+static cdc_config_t *endpoint_config(const cdc_config_t *c,
+                                     const char *endpoint, cdc_buf_t *problems)
+{
+    cdc_config_t *e = cdc_config_new();
+    if (!e) {
+        cdc_buf_puts(problems, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < CDC_KEY__COUNT; i++) {
+        cdc_key_t key = (cdc_key_t)i;
+        const char *name = cdc_config_key_name(key);
+        const char *v = cdc_config_str(c, key);
+        cdc_err_t err = CDC_OK;
+        if (key == CDC_KEY_ENDPOINT_PRIMARY)
+            err = cdc_config_set(e, name, endpoint, "check", problems);
+        else if (key == CDC_KEY_ENDPOINT_SECONDARY)
+            continue;
+        else if (cdc_config_is_set(c, key))
+            err = cdc_config_set(e, name, v, cdc_config_source(c, key),
+                                 problems);
+        else if (!v && cdc_config_str(e, key))
+            /* Set to "" (unset), not left at its default. */
+            err = cdc_config_set(e, name, "", "check", problems);
+        if (err != CDC_OK) {
+            cdc_config_destroy(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+/* One configured endpoint, connected to on its own. */
+typedef struct {
+    const char *role;   /* "primary" or "secondary" */
+    const char *name;   /* as configured: "host" or "host:port" */
+    char hostport[300]; /* always "host:port", for the lines */
+    cdc_config_t *cfg;  /* owned; NULL: the checked config itself is used */
+    cdc_db_t *db;       /* owned */
+    PGconn *conn;       /* owned by db; NULL when it did not connect */
+} endpoint_t;
+
+/*
+ * Connect to ep and print its line: the primary's as it always was,
+ * "database HOST:PORT (sslmode M) as USER", the secondary's with
+ * "secondary" before the address; on failure "database: ROLE HOST:PORT:
+ * why; what to try". own_cfg: connect through a copy of the config that has
+ * only this endpoint (needed whenever a secondary is configured, so the
+ * primary's line never comes from failing over).
+ */
+static void check_endpoint(check_t *k, endpoint_t *ep, bool own_cfg,
+                           cdc_cred_chain_t *chain)
+{
+    const cdc_config_t *c = k->cfg;
+    bool secondary = strcmp(ep->role, "secondary") == 0;
+    char errstr[1024];
+    if (strchr(ep->name, ':'))
+        snprintf(ep->hostport, sizeof ep->hostport, "%s", ep->name);
+    else
+        snprintf(ep->hostport, sizeof ep->hostport, "%s:%lld", ep->name,
+                 (long long)cdc_config_int(c, CDC_KEY_PORT));
+    if (own_cfg) {
+        cdc_buf_t problems;
+        cdc_buf_init(&problems);
+        ep->cfg = endpoint_config(c, ep->name, &problems);
+        if (problems.len && problems.data[problems.len - 1] == '\n')
+            problems.data[--problems.len] = '\0';
+        if (!ep->cfg)
+            FAIL(k, "database: %s %s: cannot use the configuration for it: "
+                 "%s", ep->role, ep->hostport, cdc_buf_str(&problems));
+        cdc_buf_free(&problems);
+        if (!ep->cfg)
+            return;
+    }
+    ep->db = cdc_db_new(ep->cfg ? ep->cfg : c, chain);
+    if (!ep->db) {
+        FAIL(k, "database: %s %s: out of memory", ep->role, ep->hostport);
+        return;
+    }
+    cdc_err_t err = cdc_db_get(ep->db, &ep->conn, errstr, sizeof errstr);
+    if (err == CDC_OK) {
+        OK(k, "database %s%s (sslmode %s) as %s",
+           secondary ? "secondary " : "", ep->hostport,
+           cdc_config_str(c, CDC_KEY_SSL_MODE),
+           cdc_config_str(c, CDC_KEY_IAM_USERNAME));
+        return;
+    }
+    ep->conn = NULL;
+    /* conn.c names the endpoint as its primary: say it once, our way. */
+    const char *why = errstr;
+    size_t nl = strlen(ep->name);
+    if (strncmp(why, "primary ", 8) == 0 && strncmp(why + 8, ep->name, nl) == 0 &&
+        strncmp(why + 8 + nl, ": ", 2) == 0)
+        why += 8 + nl + 2;
+    if (err == CDC_ERR_DB_CONNECT)
+        FAIL(k, "database: %s %s: %s; check dsql.endpoint.%s and dsql.port, "
+             "and that the server is up and reachable from here%s", ep->role,
+             ep->hostport, why, ep->role,
+             secondary ? " (a failover to it would fail the same way)" : "");
+    else
+        FAIL(k, "database: %s %s: %s", ep->role, ep->hostport, why);
+}
+
 int cdc_check_run(const cdc_config_t *c, FILE *out)
 {
     check_t k = {.out = out, .cfg = c};
@@ -171,21 +280,33 @@ int cdc_check_run(const cdc_config_t *c, FILE *out)
     cdc_cred_chain_t *chain = NULL;
     if (strcmp(cdc_config_str(c, CDC_KEY_AUTH_MODE), "iam") == 0)
         chain = cdc_cred_chain_new(NULL);
-    cdc_db_t *db = cdc_db_new(c, chain);
-    if (db && cdc_db_get(db, &k.conn, errstr, sizeof errstr) == CDC_OK) {
-        const char *ep = cdc_db_endpoint(db);
-        char port[32] = "";
-        if (!strchr(ep, ':'))
-            snprintf(port, sizeof port, ":%lld",
-                     (long long)cdc_config_int(c, CDC_KEY_PORT));
-        OK(&k, "database %s%s (sslmode %s) as %s", ep, port,
-           cdc_config_str(c, CDC_KEY_SSL_MODE),
-           cdc_config_str(c, CDC_KEY_IAM_USERNAME));
+    const char *primary = cdc_config_str(c, CDC_KEY_ENDPOINT_PRIMARY);
+    const char *secondary = cdc_config_str(c, CDC_KEY_ENDPOINT_SECONDARY);
+    endpoint_t eps[2] = {
+        {.role = "primary", .name = primary ? primary : ""},
+        {.role = "secondary", .name = secondary},
+    };
+    int neps = secondary ? 2 : 1;
+    for (int i = 0; i < neps; i++)
+        check_endpoint(&k, &eps[i], neps > 1, chain);
+
+    /* The tables are the same on every endpoint: check them once, on the
+     * first that answered. */
+    endpoint_t *on = NULL;
+    for (int i = 0; i < neps && !on; i++)
+        if (eps[i].conn)
+            on = &eps[i];
+    if (on) {
+        if (neps > 1)
+            fprintf(out, "  checking the tables on the %s, %s\n", on->role,
+                    on->hostport);
+        k.conn = on->conn;
         cdc_config_list_each(c, CDC_KEY_TABLES, check_table, &k);
-    } else {
-        FAIL(&k, "database: %s", db ? errstr : "out of memory");
     }
-    cdc_db_destroy(db);
+    for (int i = 0; i < neps; i++) {
+        cdc_db_destroy(eps[i].db);
+        cdc_config_destroy(eps[i].cfg);
+    }
     cdc_cred_chain_destroy(chain);
     cdc_router_destroy(k.router);
     cdc_kafka_destroy(k.kafka);

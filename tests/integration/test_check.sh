@@ -16,14 +16,18 @@ cap_sql "CREATE TABLE event_headers (id text PRIMARY KEY, created_date timestamp
 topic="$CDC_TOPIC_PREFIX.public.event_headers"
 cdc_kafka_cmd "topic $topic 1"
 
-# run_check CONFIG: sets rc and out (the check lines, port and prefix masked).
+# run_check CONFIG: sets rc and out (the check lines and which endpoint the
+# tables were checked on; ports, PORT2 for the second server's, and prefix
+# masked).
 run_check() {
+        local mask="s/$PGPORT/PORT/g; s/$CDC_TOPIC_PREFIX/PREFIX/g"
+        [[ -n "${CDC_PG_SECOND_PORT:-}" ]] && mask+="; s/$CDC_PG_SECOND_PORT/PORT2/g"
         set +e
         "$CDC_BIN" check --config "$1" >"$CDC_TEST_TMP/out" 2>"$CDC_TEST_TMP/err"
         rc=$?
         set -e
-        out=$(grep -E '^(✔|⚠|✘) ' "$CDC_TEST_TMP/out" | grep -v '^✔ configuration' |
-                sed "s/$PGPORT/PORT/; s/$CDC_TOPIC_PREFIX/PREFIX/g" || true)
+        out=$(grep -E '^(✔|⚠|✘) |^  checking the tables ' "$CDC_TEST_TMP/out" |
+                grep -v '^✔ configuration' | sed "$mask" || true)
 }
 
 cap_config "$CDC_TEST_TMP/good.json" "dsql.tables=event_headers, no_index"
@@ -62,3 +66,67 @@ cap_config "$CDC_TEST_TMP/nodb.json" "dsql.tables=event_headers" "dsql.port=1" "
 run_check "$CDC_TEST_TMP/nodb.json"
 grep -q '^✘ database: .*cannot connect.* as postgres: .*port 1 failed: Connection refused' <<<"$out" || { echo "$out" >&2; exit 1; }
 cdc_assert_eq 3 "$rc" "exit status without a database"
+
+# ---- dsql.endpoint.secondary: connected to on its own (never by failing
+# over), one line per endpoint; the tables are checked once, on the first
+# endpoint that answered. The second server has the same database and table
+# but no index on it, so its ⚠ shows where the table checks ran.
+cdc_pg_start_extra second
+second="127.0.0.1:$CDC_PG_SECOND_PORT"
+createdb -p "$CDC_PG_SECOND_PORT" "$PGDATABASE"
+psql -XAtq -v ON_ERROR_STOP=1 -p "$CDC_PG_SECOND_PORT" \
+        -c "CREATE TABLE event_headers (id text PRIMARY KEY, created_date timestamptz, saved_date timestamptz)"
+refused="Connection refused Is the server running on that host and accepting TCP/IP connections?"
+
+cap_config "$CDC_TEST_TMP/sec.json" "dsql.tables=event_headers" "sink.type=stdout" \
+        "dsql.endpoint.secondary=$second"
+run_check "$CDC_TEST_TMP/sec.json"
+cdc_assert_eq "✔ database 127.0.0.1:PORT (sslmode disable) as postgres
+✔ database secondary 127.0.0.1:PORT2 (sslmode disable) as postgres
+  checking the tables on the primary, 127.0.0.1:PORT
+✔ table public.event_headers: readable, cursor column saved_date
+✔ all checks passed" "$out" "check with a secondary that answers"
+cdc_assert_eq 0 "$rc" "exit status with a secondary that answers"
+
+cap_config "$CDC_TEST_TMP/secdown.json" "dsql.tables=event_headers" "sink.type=stdout" \
+        "dsql.endpoint.secondary=127.0.0.1:1"
+run_check "$CDC_TEST_TMP/secdown.json"
+cdc_assert_eq "✔ database 127.0.0.1:PORT (sslmode disable) as postgres
+✘ database: secondary 127.0.0.1:1: cannot connect as postgres: connection to server at \"127.0.0.1\", port 1 failed: $refused; check dsql.endpoint.secondary and dsql.port, and that the server is up and reachable from here (a failover to it would fail the same way)
+  checking the tables on the primary, 127.0.0.1:PORT
+✔ table public.event_headers: readable, cursor column saved_date
+✘ check failed: fix the ✘ lines above" "$out" "check with a secondary on a closed port"
+cdc_assert_eq 3 "$rc" "exit status with a secondary on a closed port"
+
+# A secondary without the role refuses the login. The secondary's port
+# comes from dsql.port here: its line names it all the same. (The key
+# columns are given: information_schema hides the primary key from a role
+# that may only SELECT.)
+cap_sql "DO \$\$ BEGIN CREATE ROLE check_primary_only LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" \
+        "GRANT SELECT ON event_headers TO check_primary_only"
+cap_config "$CDC_TEST_TMP/secrole.json" "dsql.tables=event_headers" "sink.type=stdout" \
+        "dsql.endpoint.primary=127.0.0.1:$PGPORT" "dsql.port=$CDC_PG_SECOND_PORT" \
+        "dsql.endpoint.secondary=127.0.0.1" "dsql.iam.username=check_primary_only" \
+        "dsql.key.columns=id"
+run_check "$CDC_TEST_TMP/secrole.json"
+cdc_assert_eq "✔ database 127.0.0.1:PORT (sslmode disable) as check_primary_only
+✘ database: secondary 127.0.0.1:PORT2: the server rejected the password as check_primary_only: connection to server at \"127.0.0.1\", port PORT2 failed: FATAL: role \"check_primary_only\" does not exist; check dsql.password and dsql.iam.username
+  checking the tables on the primary, 127.0.0.1:PORT
+✔ table public.event_headers: readable, cursor column saved_date
+✘ check failed: fix the ✘ lines above" "$out" "check with a secondary that refuses the login"
+cdc_assert_eq 3 "$rc" "exit status with a secondary that refuses the login"
+
+# Primary down: its own ✘ (failing over after one failure would have put
+# the secondary's address on the primary's line), then the secondary, which
+# the tables are checked on.
+cap_config "$CDC_TEST_TMP/pridown.json" "dsql.tables=event_headers" "sink.type=stdout" \
+        "dsql.endpoint.primary=127.0.0.1:1" "dsql.endpoint.secondary=$second" \
+        "dsql.failover.after.failures=1"
+run_check "$CDC_TEST_TMP/pridown.json"
+cdc_assert_eq "✘ database: primary 127.0.0.1:1: cannot connect as postgres: connection to server at \"127.0.0.1\", port 1 failed: $refused; check dsql.endpoint.primary and dsql.port, and that the server is up and reachable from here
+✔ database secondary 127.0.0.1:PORT2 (sslmode disable) as postgres
+  checking the tables on the secondary, 127.0.0.1:PORT2
+✔ table public.event_headers: readable, cursor column saved_date
+⚠ table public.event_headers: no index starts with saved_date; each poll scans the table. Create one: CREATE INDEX ASYNC ON public.event_headers (saved_date, <key columns>)
+✘ check failed: fix the ✘ lines above" "$out" "check with the primary down and the secondary up"
+cdc_assert_eq 3 "$rc" "exit status with the primary down"
