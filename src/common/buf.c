@@ -49,7 +49,7 @@ void cdc_buf_reset(cdc_buf_t *b)
         b->data[0] = '\0';
 }
 
-cdc_err_t cdc_buf_reserve(cdc_buf_t *b, size_t extra)
+cdc_err_t cdc_buf_grow(cdc_buf_t *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1)
         return CDC_ERR_NOMEM;
@@ -65,27 +65,6 @@ cdc_err_t cdc_buf_reserve(cdc_buf_t *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return CDC_OK;
-}
-
-cdc_err_t cdc_buf_append(cdc_buf_t *b, const void *p, size_t n)
-{
-    if (cdc_buf_reserve(b, n) != CDC_OK)
-        return CDC_ERR_NOMEM;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return CDC_OK;
-}
-
-cdc_err_t cdc_buf_puts(cdc_buf_t *b, const char *s)
-{
-    return cdc_buf_append(b, s, strlen(s));
-}
-
-cdc_err_t cdc_buf_putc(cdc_buf_t *b, char c)
-{
-    return cdc_buf_append(b, &c, 1);
 }
 
 cdc_err_t cdc_buf_printf(cdc_buf_t *b, const char *fmt, ...)
