@@ -36,6 +36,8 @@
 
 typedef enum { TASK_RUNNING, TASK_FAILED } task_state_t;
 
+#define LAG_SAMPLES 64
+
 typedef struct {
     cdc_source_t *source;
     char *spec;       /* the dsql.tables item (poll); NULL for the stream */
@@ -46,6 +48,13 @@ typedef struct {
     /* catch-up progress: logged every PROGRESS_MS while steps come back busy */
     int64_t progress_ms;
     uint64_t progress_records;
+    /* Change-to-delivery lag: some produced changes' own times, each with
+     * the count of messages produced up to it; when that many have been
+     * acknowledged, the change is taken as delivered. A sample per slot
+     * free keeps it cheap; the gauge shows the latest one delivered. */
+    struct { uint64_t upto; int64_t commit_us; } lag[LAG_SAMPLES];
+    size_t lag_head, lag_len;
+    uint64_t produced, acked;
 } task_t;
 
 #define PROGRESS_MS 10000
@@ -73,6 +82,7 @@ struct app {
     bool envelope;           /* record.format=debezium */
     task_t *tasks;
     size_t ntasks;
+    struct pollfd *pfd;      /* wait_until's: wake pipe, REST, one per task */
     topic_t *topics;
     size_t ntopics;
     cdc_buf_t key, value;
@@ -123,6 +133,24 @@ static void set_task_state(task_t *t, task_state_t s, const char *why)
 }
 
 /* Sink delivery report: route it to the record's source. */
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Samples whose messages are all acknowledged set the lag gauge. */
+static void lag_resolve(task_t *t, cdc_task_metrics_t *m)
+{
+    while (t->lag_len && t->lag[t->lag_head].upto <= t->acked) {
+        int64_t lag_us = wall_us() - t->lag[t->lag_head].commit_us;
+        m->change_to_delivery_lag_ms = lag_us > 0 ? (uint64_t)lag_us / 1000 : 0;
+        t->lag_head = (t->lag_head + 1) % LAG_SAMPLES;
+        t->lag_len--;
+    }
+}
+
 static void on_delivery(void *record, cdc_err_t err, const char *errstr,
                         void *ctx)
 {
@@ -136,6 +164,9 @@ static void on_delivery(void *record, cdc_err_t err, const char *errstr,
     } else {
         m->records_written++;
     }
+    task_t *t = &a->tasks[d->source->index];
+    t->acked++;
+    lag_resolve(t, m);
     d->source->ops->done(d->source, d, err);
 }
 
@@ -180,13 +211,17 @@ static cdc_err_t produce(app_t *a, cdc_delivery_t *h, const char *topic,
                          size_t vlen, char *errstr, size_t n)
 {
     cdc_source_t *s = h->source;
+    task_t *t = &a->tasks[s->index];
     s->ops->sent(s, h);
+    t->produced++; /* before: a sink may report delivery at once */
     for (;;) {
         cdc_err_t err = cdc_sink_produce(a->sink, topic, key, klen, val, vlen,
                                          h, errstr, n);
         if (err != CDC_ERR_QUEUE_FULL) {
-            if (err != CDC_OK)
+            if (err != CDC_OK) {
+                t->produced--;
                 s->ops->done(s, h, CDC_OK); /* never sent: nothing to wait for */
+            }
             return err;
         }
         cdc_sink_poll(a->sink, 100);
@@ -220,8 +255,16 @@ cdc_err_t cdc_emit(cdc_emitter_t *e, const cdc_change_t *ch,
                   a->value.len, errstr, n);
     if (err == CDC_OK && ch->op == CDC_OP_DELETE)
         err = produce(a, h, topic, a->key.data, a->key.len, NULL, 0, errstr, n);
-    if (err == CDC_OK)
-        e->task->records++;
+    task_t *t = e->task;
+    if (err == CDC_OK) {
+        t->records++;
+        if (ch->commit_us && t->lag_len < LAG_SAMPLES) {
+            size_t i = (t->lag_head + t->lag_len++) % LAG_SAMPLES;
+            t->lag[i].upto = t->produced;
+            t->lag[i].commit_us = ch->commit_us;
+            lag_resolve(t, m);
+        }
+    }
     return err;
 }
 
@@ -256,6 +299,14 @@ static void log_progress(task_t *t, int64_t now, bool busy)
     t->progress_records = t->records;
 }
 
+/* The socket a task waits on (a query's answer), or -1. */
+static int task_fd(const task_t *t)
+{
+    const cdc_source_ops_t *ops = t->source->ops;
+    return t->state == TASK_RUNNING && ops->wait_fd ? ops->wait_fd(t->source)
+                                                    : -1;
+}
+
 /* One step of a task's source; a task that cannot go on is marked FAILED. */
 static void step_task(app_t *a, task_t *t, int64_t now)
 {
@@ -268,7 +319,7 @@ static void step_task(app_t *a, task_t *t, int64_t now)
     cdc_metrics_observe_poll(cdc_metrics_task(a->metrics, t->source->index),
                              (double)(mono_ms() - started) / 1000.0);
     if (err == CDC_OK) {
-        log_progress(t, now, t->next_ms <= now);
+        log_progress(t, now, t->next_ms <= now || task_fd(t) >= 0);
         return;
     }
     if (err == CDC_ERR_SCHEMA && strstr(errstr, "polling")) {
@@ -649,7 +700,8 @@ static cdc_err_t setup(app_t *a, char *errstr, size_t n)
         return CDC_ERR_CONFIG;
     size_t count = stream ? 1 : cdc_config_list_count(c, CDC_KEY_TABLES);
     a->tasks = calloc(count, sizeof *a->tasks);
-    if (!a->tasks)
+    a->pfd = calloc(count + 2, sizeof *a->pfd);
+    if (!a->tasks || !a->pfd)
         return CDC_ERR_NOMEM;
     if (stream) {
         a->ntasks = 1;
@@ -672,6 +724,7 @@ static void teardown(app_t *a)
         free(a->tasks[i].spec);
     }
     free(a->tasks);
+    free(a->pfd);
     for (size_t i = 0; i < a->ntopics; i++) {
         free(a->topics[i].schema);
         free(a->topics[i].table);
@@ -702,9 +755,10 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Sleep until the deadline, a signal or a REST request, then serve the
- * REST API. Delivery reports come through the sink's poll: while messages
- * are in flight, serve them every 50 ms. */
+/* Sleep until the deadline, a signal, a REST request or an answer a task
+ * waits for (that task is due at once), then serve the REST API. Delivery
+ * reports come through the sink's poll: while messages are in flight,
+ * serve them every 50 ms. */
 static void wait_until(app_t *a, int64_t deadline)
 {
     int64_t wait = deadline - mono_ms();
@@ -717,13 +771,22 @@ static void wait_until(app_t *a, int64_t deadline)
         if (rt >= 0 && rt < wait)
             wait = rt;
     }
-    struct pollfd pfd[2] = {{.fd = wake_pipe[0], .events = POLLIN},
-                            {.fd = a->rest ? cdc_rest_fd(a->rest) : -1,
-                             .events = POLLIN}};
-    if (poll(pfd, 2, (int)wait) > 0 && (pfd[0].revents & POLLIN)) {
-        char drain[64];
-        while (read(wake_pipe[0], drain, sizeof drain) > 0) {
+    struct pollfd *pfd = a->pfd;
+    pfd[0] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
+    pfd[1] = (struct pollfd){.fd = a->rest ? cdc_rest_fd(a->rest) : -1,
+                             .events = POLLIN};
+    for (size_t i = 0; i < a->ntasks; i++)
+        pfd[2 + i] = (struct pollfd){
+            .fd = a->paused ? -1 : task_fd(&a->tasks[i]), .events = POLLIN};
+    if (poll(pfd, 2 + a->ntasks, (int)wait) > 0) {
+        if (pfd[0].revents & POLLIN) {
+            char drain[64];
+            while (read(wake_pipe[0], drain, sizeof drain) > 0) {
+            }
         }
+        for (size_t i = 0; i < a->ntasks; i++)
+            if (pfd[2 + i].revents)
+                a->tasks[i].next_ms = 0;
     }
     if (a->rest)
         cdc_rest_run(a->rest);

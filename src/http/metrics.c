@@ -272,7 +272,9 @@ static const task_family_t task_families[] = {
        "Age of the safe watermark: everything older is complete.",
        watermark_age_seconds, V_DOUBLE),
     TF("dsqlcdc_task_change_to_delivery_lag_seconds", "gauge",
-       "Time from a row's change timestamp to its delivery, last record.",
+       "Time from a change's own timestamp (the cursor column, or the CDC "
+       "commit time) to its acknowledgement by Kafka, for a recently "
+       "delivered change.",
        change_to_delivery_lag_ms, V_MS_AS_SECONDS),
     TF("dsqlcdc_task_window_versions", "gauge",
        "Row versions held by the re-scan window's dedup set.",

@@ -21,6 +21,15 @@
 #include "source/dedup.h"
 
 #define MAX_KEYS 32
+#define MAX_PARAMS (1 + 2 * (1 + MAX_KEYS))
+
+/* The queries of a step, each sent when the last one's answer is in. */
+typedef enum {
+    Q_NONE,
+    Q_START,   /* server time: where dsql.start.mode=latest starts */
+    Q_HORIZON, /* server time minus the lookback, before a page */
+    Q_PAGE,    /* a page of the fast scan or of the re-scan */
+} query_t;
 
 typedef struct {
     char *name;
@@ -69,6 +78,21 @@ struct cdc_poller {
     uint64_t seq;       /* numbers steps, for delivery-aware persistence */
     int64_t row_estimate; /* the planner's, at discovery; -1 unknown */
     uint64_t late_rows, rescan_skipped;
+    /* The step in progress: its queries go out one at a time and their
+     * answers are read as they come, so the caller never waits on them. */
+    bool in_step;
+    bool step_rescan;   /* it reads a re-scan page */
+    bool step_clock;    /* its fast page has read the server time */
+    int64_t step_ms;    /* it began */
+    query_t inflight;   /* sent, answer not yet read */
+    int64_t sent_ms;
+    PGresult *result;   /* its answer, until the connection is idle */
+    /* The inflight page was sent ahead for the next step (before this
+     * step's rows were emitted); it is used if the next step asks for the
+     * same SQL and parameters. */
+    bool ahead;
+    const char *ahead_sql;
+    cdc_buf_t ahead_params; /* each NUL-terminated */
 };
 
 static char *xstrndup(const char *s, size_t n)
@@ -111,6 +135,7 @@ cdc_poller_t *cdc_poller_new(const cdc_config_t *c, const char *table)
     p->ts_idx = p->created_idx = p->deleted_idx = -1;
     p->safe.us = p->horizon.us = INT64_MIN;
     p->fast_idle = true;
+    cdc_buf_init(&p->ahead_params);
     const char *dot = strchr(table, '.');
     p->schema = dot ? xstrndup(table, (size_t)(dot - table))
                     : strdup(cdc_config_str(c, CDC_KEY_SCHEMA));
@@ -148,6 +173,8 @@ void cdc_poller_destroy(cdc_poller_t *p)
 {
     if (!p)
         return;
+    cdc_poller_abandon(p);
+    cdc_buf_free(&p->ahead_params);
     clear_schema(p);
     cursor_set(&p->fast, NULL, NULL, 0);
     cursor_set(&p->rescan_end, NULL, NULL, 0);
@@ -167,6 +194,7 @@ const char *cdc_poller_schema(const cdc_poller_t *p) { return p->schema; }
 const char *cdc_poller_table(const cdc_poller_t *p) { return p->table; }
 size_t cdc_poller_window_size(const cdc_poller_t *p) { return cdc_dedup_count(p->seen); }
 int64_t cdc_poller_row_estimate(const cdc_poller_t *p) { return p->row_estimate; }
+uint64_t cdc_poller_seq(const cdc_poller_t *p) { return p->seq; }
 int64_t cdc_poller_watermark_us(const cdc_poller_t *p) { return p->safe.us; }
 
 void cdc_poller_rescan_stats(const cdc_poller_t *p, uint64_t *late,
@@ -582,34 +610,149 @@ static int64_t now_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Server time minus the lookback: transactions stamped before it have
- * committed (or never will). */
-static cdc_err_t read_horizon(cdc_poller_t *p, PGconn *conn, bound_t *out,
-                              bool with_lookback, char *errstr, size_t n)
-{
+/* A query ready to send; values borrowed from the poller's state. */
+typedef struct {
+    const char *sql;
+    int n;
+    const char *vals[MAX_PARAMS];
+    Oid types[MAX_PARAMS];
     char interval[64];
-    snprintf(interval, sizeof interval, "%lld milliseconds",
-             with_lookback ? (long long)cdc_config_int(p->cfg, CDC_KEY_LOOKBACK_MS)
-                           : 0LL);
-    const char *params[1] = {interval};
-    PGresult *r = PQexecParams(conn, "SELECT now() - $1::interval", 1, NULL,
-                               params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        cdc_err_t err = cdc_db_result_error(r, conn, "reading the server time",
-                                            errstr, n);
-        PQclear(r);
-        return err;
+} spec_t;
+
+/* Server time minus the lookback (or not): transactions stamped before it
+ * have committed, or never will. */
+static query_t clock_spec(const cdc_poller_t *p, query_t q, spec_t *s)
+{
+    snprintf(s->interval, sizeof s->interval, "%lld milliseconds",
+             q == Q_START ? 0LL
+                          : (long long)cdc_config_int(p->cfg, CDC_KEY_LOOKBACK_MS));
+    s->sql = "SELECT now() - $1::interval";
+    s->vals[0] = s->interval;
+    s->types[0] = 0;
+    s->n = 1;
+    return q;
+}
+
+/* Append a cursor's values to a parameter list. */
+static void add_cursor_params(const cdc_poller_t *p, const cursor_t *c,
+                              spec_t *s)
+{
+    s->vals[s->n] = json_string_value(c->ts);
+    s->types[s->n++] = p->cols[p->ts_idx].type_oid;
+    for (size_t k = 0; k < p->nkeys; k++) {
+        s->vals[s->n] = json_string_value(json_array_get(c->key, k));
+        s->types[s->n++] = p->cols[p->key_idx[k]].type_oid;
     }
+}
+
+/* The page after pos: of the fast scan from F, or of the re-scan pass
+ * through [W, F at its start] (pos ts NULL: from W). */
+static query_t page_spec(const cdc_poller_t *p, bool rescan,
+                         const cursor_t *pos, spec_t *s)
+{
+    s->n = 0;
+    if (rescan) {
+        s->vals[s->n] = p->safe.ts ? json_string_value(p->safe.ts) : "-infinity";
+        s->types[s->n++] = p->cols[p->ts_idx].type_oid;
+        add_cursor_params(p, &p->rescan_end, s);
+        s->sql = p->sql_rescan_first;
+        if (pos->ts) {
+            add_cursor_params(p, pos, s);
+            s->sql = p->sql_rescan_next;
+        }
+    } else if (pos->ts && pos->key) {
+        add_cursor_params(p, pos, s);
+        s->sql = p->sql_fast_next;
+    } else if (pos->ts) {
+        s->vals[s->n] = json_string_value(pos->ts);
+        s->types[s->n++] = p->cols[p->ts_idx].type_oid;
+        s->sql = p->sql_fast_from;
+    } else {
+        s->sql = p->sql_fast_first;
+    }
+    return Q_PAGE;
+}
+
+/* The step's next query; Q_NONE when the step has nothing (more) to ask. */
+static query_t next_query(cdc_poller_t *p, spec_t *s)
+{
+    if (!p->fast.ts && !p->safe.ts &&
+        strcmp(cdc_config_str(p->cfg, CDC_KEY_START_MODE), "latest") == 0)
+        return clock_spec(p, Q_START, s); /* no stored position: start now */
+    if (p->step_rescan) {
+        if (p->rescan_active)
+            return page_spec(p, true, &p->rescan_pos, s);
+        /* A cursor without key values (a reset to a timestamp, or a start
+         * at the latest row) has nothing behind it to re-read yet. */
+        return p->fast.key ? clock_spec(p, Q_HORIZON, s) : Q_NONE;
+    }
+    if (p->fast_idle && !p->step_clock)
+        return clock_spec(p, Q_HORIZON, s);
+    return page_spec(p, false, &p->fast, s);
+}
+
+static cdc_err_t send_query(cdc_poller_t *p, PGconn *conn, query_t q,
+                            const spec_t *s, int64_t now, char *errstr,
+                            size_t n)
+{
+    if (!PQsendQueryParams(conn, s->sql, s->n, s->types, s->vals, NULL, NULL,
+                           0)) {
+        char what[600];
+        snprintf(what, sizeof what, "polling %s", p->name);
+        return cdc_db_result_error(NULL, conn, what, errstr, n);
+    }
+    p->inflight = q;
+    p->sent_ms = now;
+    return CDC_OK;
+}
+
+/* The query the next step would send, if it is q with the parameters s:
+ * sent before this step's rows are emitted, so the server reads the next
+ * page while this one is encoded and produced. */
+static void send_ahead(cdc_poller_t *p, PGconn *conn, const spec_t *s,
+                       int64_t now)
+{
+    char errstr[64];
+    cdc_buf_reset(&p->ahead_params);
+    for (int i = 0; i < s->n; i++)
+        if (cdc_buf_append(&p->ahead_params, s->vals[i],
+                           strlen(s->vals[i]) + 1) != CDC_OK)
+            return;
+    if (send_query(p, conn, Q_PAGE, s, now, errstr, sizeof errstr) != CDC_OK)
+        return; /* the next step sends it the usual way, and sees why */
+    p->ahead = true;
+    p->ahead_sql = s->sql;
+}
+
+/* Is s the query that was sent ahead? */
+static bool is_ahead(const cdc_poller_t *p, const spec_t *s)
+{
+    if (s->sql != p->ahead_sql)
+        return false;
+    const char *v = p->ahead_params.data;
+    size_t left = p->ahead_params.len;
+    for (int i = 0; i < s->n; i++) {
+        size_t l = strlen(s->vals[i]) + 1;
+        if (l > left || memcmp(v, s->vals[i], l) != 0)
+            return false;
+        v += l;
+        left -= l;
+    }
+    return left == 0;
+}
+
+/* Parse a server-time result. */
+static cdc_err_t clock_result(const cdc_poller_t *p, const PGresult *r,
+                              bound_t *out, char *errstr, size_t n)
+{
+    (void)p;
     int64_t us;
-    const char *v = PQgetvalue(r, 0, 0);
-    cdc_err_t err = CDC_OK;
+    const char *v = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
     if (!ts_us(v, &us))
-        err = cdc_err_set(errstr, n, CDC_ERR_PARSE, "server time \"%s\" is not "
-                          "a timestamp", v);
-    else
-        bound_set(out, json_string(v), us);
-    PQclear(r);
-    return err;
+        return cdc_err_set(errstr, n, CDC_ERR_PARSE, "server time \"%s\" is "
+                           "not a timestamp", v);
+    bound_set(out, json_string(v), us);
+    return CDC_OK;
 }
 
 /* Move W up to b (never down); forget versions stamped before it. */
@@ -672,18 +815,6 @@ static uint64_t row_digest(const cdc_poller_t *p, const PGresult *r, int row,
     return cdc_dedup_digest(vals, lens, p->nkeys, us);
 }
 
-/* Append a cursor's values to a parameter list. */
-static void add_cursor_params(const cdc_poller_t *p, const cursor_t *c,
-                              const char **vals, Oid *types, int *n)
-{
-    vals[*n] = json_string_value(c->ts);
-    types[(*n)++] = p->cols[p->ts_idx].type_oid;
-    for (size_t k = 0; k < p->nkeys; k++) {
-        vals[*n] = json_string_value(json_array_get(c->key, k));
-        types[(*n)++] = p->cols[p->key_idx[k]].type_oid;
-    }
-}
-
 typedef struct {
     cdc_poll_emit_fn emit;
     void *ctx;
@@ -708,27 +839,48 @@ static bool same_shape(const cdc_poller_t *p, const PGresult *r)
     return true;
 }
 
-/* Run one page query and emit its rows. */
-static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
-                          int nparams, const char **vals, const Oid *types,
-                          page_t *pg, char *errstr, size_t n)
+/* A full page: ask for the next one now when the next step will want it
+ * (a fast page after a fast page while no re-scan is due, a re-scan page
+ * after a re-scan page while the fast scan waits). */
+static void maybe_ahead(cdc_poller_t *p, PGconn *conn, const PGresult *r,
+                        int64_t now)
 {
-    PGresult *r = PQexecParams(conn, sql, nparams, types, vals, NULL, NULL, 0);
+    int nrows = PQntuples(r);
+    if (nrows < (int)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE))
+        return;
+    bool next_rescan = p->step_rescan;
+    if (next_rescan ? !p->fast_idle || now >= p->next_fast_ms
+                    : p->rescan_active || now >= p->next_rescan_ms)
+        return;
+    cursor_t last = {NULL, NULL, 0};
+    if (row_cursor(p, r, nrows - 1, 0, &last) == CDC_OK) {
+        spec_t s;
+        page_spec(p, next_rescan, &last, &s);
+        send_ahead(p, conn, &s, now);
+    }
+    cursor_set(&last, NULL, NULL, 0);
+}
+
+/* Emit a page's rows. conn, when not NULL, may take the next page's query
+ * before the rows are emitted. */
+static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
+                          int64_t now, page_t *pg, char *errstr, size_t n)
+{
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         char what[600];
         snprintf(what, sizeof what, "polling %s", p->name);
         cdc_err_t err = cdc_db_result_error(r, conn, what, errstr, n);
-        PQclear(r);
         if (err == CDC_ERR_SCHEMA)
             clear_schema(p); /* re-discover before the next step */
         return err;
     }
     if (!same_shape(p, r)) {
-        PQclear(r);
         clear_schema(p); /* re-discover before the next step */
         return cdc_err_set(errstr, n, CDC_ERR_SCHEMA, "polling %s: the "
                            "table's columns changed", p->name);
     }
+    if (conn)
+        maybe_ahead(p, conn, r, now);
     p->seq++;
     int nrows = PQntuples(r);
     cdc_change_t ch = {
@@ -807,33 +959,16 @@ static cdc_err_t run_page(cdc_poller_t *p, PGconn *conn, const char *sql,
         if (err == CDC_OK)
             err = e2;
     }
-    PQclear(r);
     return err;
 }
 
-static cdc_err_t fast_page(cdc_poller_t *p, PGconn *conn, page_t *pg,
-                           char *errstr, size_t n)
+static cdc_err_t fast_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
+                           int64_t now, page_t *pg, char *errstr, size_t n)
 {
-    cdc_err_t err;
-    if (p->fast_idle &&
-        (err = read_horizon(p, conn, &p->horizon, true, errstr, n)) != CDC_OK)
-        return err;
-    const char *vals[1 + MAX_KEYS];
-    Oid types[1 + MAX_KEYS];
-    int np = 0;
-    const char *sql = p->sql_fast_first;
-    if (p->fast.ts && p->fast.key) {
-        add_cursor_params(p, &p->fast, vals, types, &np);
-        sql = p->sql_fast_next;
-    } else if (p->fast.ts) {
-        vals[np] = json_string_value(p->fast.ts);
-        types[np++] = p->cols[p->ts_idx].type_oid;
-        sql = p->sql_fast_from;
-    }
     /* W caught up with F: the page completes everything up to min(F', H). */
     bool contiguous = !p->fast.ts || p->safe.us >= p->fast.us;
     pg->catch_up = contiguous;
-    err = run_page(p, conn, sql, np, vals, types, pg, errstr, n);
+    cdc_err_t err = run_page(p, r, conn, now, pg, errstr, n);
     if (pg->nread > 0) {
         cursor_copy(&p->fast, &pg->last);
         if (contiguous) {
@@ -854,37 +989,11 @@ static cdc_err_t fast_page(cdc_poller_t *p, PGconn *conn, page_t *pg,
     return err;
 }
 
-static cdc_err_t rescan_page(cdc_poller_t *p, PGconn *conn, int64_t mono_now,
-                             page_t *pg, char *errstr, size_t n)
+static cdc_err_t rescan_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
+                             int64_t now, page_t *pg, char *errstr, size_t n)
 {
-    cdc_err_t err;
-    int64_t interval = cdc_config_int(p->cfg, CDC_KEY_RESCAN_INTERVAL_MS);
-    if (!p->rescan_active) {
-        /* A cursor without key values (a reset to a timestamp, or a start
-         * at the latest row) has nothing behind it to re-read yet. */
-        if (!p->fast.key) {
-            p->next_rescan_ms = mono_now + interval;
-            return CDC_OK;
-        }
-        if ((err = read_horizon(p, conn, &p->rescan_horizon, true, errstr, n)) != CDC_OK)
-            return err;
-        cursor_copy(&p->rescan_end, &p->fast);
-        cursor_set(&p->rescan_pos, NULL, NULL, 0);
-        p->rescan_active = true;
-    }
-    const char *vals[1 + 2 * (1 + MAX_KEYS)];
-    Oid types[1 + 2 * (1 + MAX_KEYS)];
-    int np = 0;
-    vals[np] = p->safe.ts ? json_string_value(p->safe.ts) : "-infinity";
-    types[np++] = p->cols[p->ts_idx].type_oid;
-    add_cursor_params(p, &p->rescan_end, vals, types, &np);
-    const char *sql = p->sql_rescan_first;
-    if (p->rescan_pos.ts) {
-        add_cursor_params(p, &p->rescan_pos, vals, types, &np);
-        sql = p->sql_rescan_next;
-    }
     pg->rescan = true;
-    err = run_page(p, conn, sql, np, vals, types, pg, errstr, n);
+    cdc_err_t err = run_page(p, r, conn, now, pg, errstr, n);
     if (pg->nread > 0)
         cursor_copy(&p->rescan_pos, &pg->last);
     if (err == CDC_OK &&
@@ -896,62 +1005,204 @@ static cdc_err_t rescan_page(cdc_poller_t *p, PGconn *conn, int64_t mono_now,
         advance_safe(p, &b);
         bound_set(&b, NULL, 0);
         p->rescan_active = false;
-        p->next_rescan_ms = mono_now + interval;
+        p->next_rescan_ms = p->step_ms +
+                            cdc_config_int(p->cfg, CDC_KEY_RESCAN_INTERVAL_MS);
     }
     return err;
 }
 
-cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t mono_now,
-                          cdc_poll_emit_fn emit, void *ctx, size_t *rows,
-                          int64_t *next_ms, char *errstr, size_t n)
+/* When the next step is due, or false when nothing is due before then. */
+static bool step_due(const cdc_poller_t *p, int64_t now, int64_t *next_ms)
 {
-    *rows = 0;
-    *next_ms = mono_now;
-    cdc_err_t err;
-    if (!p->ncols && (err = cdc_poller_discover(p, conn, errstr, n)) != CDC_OK)
-        return err;
-    if (!p->fast.ts && !p->safe.ts &&
-        strcmp(cdc_config_str(p->cfg, CDC_KEY_START_MODE), "latest") == 0) {
-        /* No stored position: start at the server's current time. */
-        bound_t now = {NULL, 0};
-        if ((err = read_horizon(p, conn, &now, false, errstr, n)) != CDC_OK)
-            return err;
-        cursor_set(&p->fast, json_incref(now.ts), NULL, now.us);
-        advance_safe(p, &now);
-        bound_set(&now, NULL, 0);
-    }
-
-    page_t pg = {.emit = emit, .ctx = ctx};
-    int64_t interval = cdc_config_int(p->cfg, CDC_KEY_POLL_INTERVAL_MS);
-    bool fast_due = !p->fast_idle || mono_now >= p->next_fast_ms;
+    bool fast_due = !p->fast_idle || now >= p->next_fast_ms;
     bool rescan_due = p->rescan_active ||
-                      (p->fast.ts && mono_now >= p->next_rescan_ms);
+                      (p->fast.ts && now >= p->next_rescan_ms);
+    if (fast_due || rescan_due) {
+        *next_ms = now;
+        return true;
+    }
+    *next_ms = p->next_fast_ms;
+    if (p->fast.ts && p->next_rescan_ms < *next_ms)
+        *next_ms = p->next_rescan_ms;
+    return false;
+}
+
+static void begin_step(cdc_poller_t *p, int64_t now)
+{
+    bool fast_due = !p->fast_idle || now >= p->next_fast_ms;
+    bool rescan_due = p->rescan_active ||
+                      (p->fast.ts && now >= p->next_rescan_ms);
     /* Both due: alternate, so neither starves. A long re-scan pass runs
      * page after page, with a fast page every poll interval between, so
      * new rows keep their latency. */
-    bool do_rescan = rescan_due && (!fast_due || !p->last_was_rescan);
-    if (!fast_due && !rescan_due) {
-        *next_ms = p->next_fast_ms;
-        if (p->fast.ts && p->next_rescan_ms < *next_ms)
-            *next_ms = p->next_rescan_ms;
-        return CDC_OK;
-    }
-    if (do_rescan)
-        err = rescan_page(p, conn, mono_now, &pg, errstr, n);
-    else
-        err = fast_page(p, conn, &pg, errstr, n);
-    p->last_was_rescan = do_rescan;
-    if (!do_rescan)
-        p->next_fast_ms = mono_now + interval;
-    cursor_set(&pg.last, NULL, NULL, 0);
-    *rows = pg.emitted;
-    if (err != CDC_OK)
-        return err;
-    if (p->fast_idle && !p->rescan_active) {
+    p->step_rescan = rescan_due && (!fast_due || !p->last_was_rescan);
+    p->in_step = true;
+    p->step_clock = false;
+    p->step_ms = now;
+}
+
+/* The step is over (err: how it went); *next_ms: when the next is due. */
+static cdc_err_t end_step(cdc_poller_t *p, cdc_err_t err, int64_t now,
+                          int64_t *next_ms)
+{
+    p->in_step = false;
+    p->last_was_rescan = p->step_rescan;
+    if (!p->step_rescan)
+        p->next_fast_ms =
+            p->step_ms + cdc_config_int(p->cfg, CDC_KEY_POLL_INTERVAL_MS);
+    *next_ms = now;
+    if (err == CDC_OK && p->fast_idle && !p->rescan_active) {
         int64_t next = p->next_fast_ms;
         if (p->fast.ts && p->next_rescan_ms < next)
-            next = p->next_rescan_ms > mono_now ? p->next_rescan_ms : mono_now;
+            next = p->next_rescan_ms > now ? p->next_rescan_ms : now;
         *next_ms = next;
     }
+    return err;
+}
+
+/* The answer to the query in flight, once the connection is idle again:
+ * *out NULL while it is still coming. */
+static cdc_err_t collect(cdc_poller_t *p, PGconn *conn, int64_t now,
+                         PGresult **out, char *errstr, size_t n)
+{
+    char what[600];
+    *out = NULL;
+    snprintf(what, sizeof what, "polling %s", p->name);
+    if (!PQconsumeInput(conn))
+        return cdc_db_result_error(NULL, conn, what, errstr, n);
+    while (!PQisBusy(conn)) {
+        PGresult *r = PQgetResult(conn);
+        if (!r) {
+            *out = p->result;
+            p->result = NULL;
+            if (!*out)
+                return cdc_db_result_error(NULL, conn, what, errstr, n);
+            return CDC_OK;
+        }
+        if (p->result)
+            PQclear(r); /* one statement, one result: keep the first */
+        else
+            p->result = r;
+    }
+    int64_t limit = cdc_config_int(p->cfg, CDC_KEY_QUERY_TIMEOUT_MS);
+    if (now - p->sent_ms >= limit)
+        return cdc_err_set(errstr, n, CDC_ERR_DB_CONNECT, "%s: no answer "
+                           "within %lld ms (dsql.query.timeout.ms)", what,
+                           (long long)limit);
     return CDC_OK;
+}
+
+void cdc_poller_abandon(cdc_poller_t *p)
+{
+    PQclear(p->result);
+    p->result = NULL;
+    p->inflight = Q_NONE;
+    p->ahead = false;
+    p->in_step = false;
+}
+
+bool cdc_poller_waiting(const cdc_poller_t *p)
+{
+    return p->inflight != Q_NONE;
+}
+
+/* Apply the answer r (consumed) to query q of the step in progress. */
+static cdc_err_t apply(cdc_poller_t *p, query_t q, PGresult *r, PGconn *conn,
+                       bool may_ahead, int64_t now, page_t *pg, char *errstr,
+                       size_t n)
+{
+    cdc_err_t err = CDC_OK;
+    if (q != Q_PAGE && PQresultStatus(r) != PGRES_TUPLES_OK) {
+        err = cdc_db_result_error(r, conn, "reading the server time", errstr, n);
+    } else if (q == Q_START) {
+        bound_t b = {NULL, 0};
+        if ((err = clock_result(p, r, &b, errstr, n)) == CDC_OK) {
+            cursor_set(&p->fast, json_incref(b.ts), NULL, b.us);
+            advance_safe(p, &b);
+        }
+        bound_set(&b, NULL, 0);
+    } else if (q == Q_HORIZON && p->step_rescan) {
+        if ((err = clock_result(p, r, &p->rescan_horizon, errstr, n)) == CDC_OK) {
+            cursor_copy(&p->rescan_end, &p->fast);
+            cursor_set(&p->rescan_pos, NULL, NULL, 0);
+            p->rescan_active = true;
+        }
+    } else if (q == Q_HORIZON) {
+        err = clock_result(p, r, &p->horizon, errstr, n);
+        p->step_clock = true;
+    } else {
+        PGconn *ahead = may_ahead ? conn : NULL;
+        err = p->step_rescan ? rescan_page(p, r, ahead, now, pg, errstr, n)
+                             : fast_page(p, r, ahead, now, pg, errstr, n);
+        cursor_set(&pg->last, NULL, NULL, 0);
+    }
+    PQclear(r);
+    return err;
+}
+
+cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t now,
+                          bool may_ahead, cdc_poll_emit_fn emit, void *ctx,
+                          size_t *rows, int64_t *next_ms, char *errstr,
+                          size_t n)
+{
+    *rows = 0;
+    *next_ms = now;
+    cdc_err_t err;
+    page_t pg = {.emit = emit, .ctx = ctx};
+    for (;;) {
+        spec_t s;
+        query_t q;
+        if (p->inflight != Q_NONE) {
+            PGresult *r;
+            if ((err = collect(p, conn, now, &r, errstr, n)) != CDC_OK) {
+                bool stepping = p->in_step;
+                cdc_poller_abandon(p);
+                return stepping ? end_step(p, err, now, next_ms) : err;
+            }
+            if (!r) {
+                *next_ms = p->sent_ms +
+                           cdc_config_int(p->cfg, CDC_KEY_QUERY_TIMEOUT_MS);
+                return CDC_OK; /* call again when the socket is readable */
+            }
+            q = p->inflight;
+            p->inflight = Q_NONE;
+            if (p->ahead) {
+                /* Sent by the last step for this one: is it still what
+                 * this step asks? */
+                p->ahead = false;
+                if (!step_due(p, now, next_ms)) {
+                    PQclear(r);
+                    return CDC_OK;
+                }
+                begin_step(p, now);
+                if (next_query(p, &s) != Q_PAGE || !is_ahead(p, &s)) {
+                    PQclear(r);
+                    continue;
+                }
+            }
+            err = apply(p, q, r, conn, may_ahead, now, &pg, errstr, n);
+            *rows = pg.emitted;
+            if (err != CDC_OK || q == Q_PAGE)
+                return end_step(p, err, now, next_ms);
+            continue;
+        }
+        if (!p->ncols &&
+            (err = cdc_poller_discover(p, conn, errstr, n)) != CDC_OK)
+            return err;
+        if (!p->in_step) {
+            if (!step_due(p, now, next_ms))
+                return CDC_OK;
+            begin_step(p, now);
+        }
+        if ((q = next_query(p, &s)) == Q_NONE) {
+            /* a re-scan with nothing to re-read yet */
+            p->next_rescan_ms =
+                now + cdc_config_int(p->cfg, CDC_KEY_RESCAN_INTERVAL_MS);
+            return end_step(p, CDC_OK, now, next_ms);
+        }
+        if ((err = send_query(p, conn, q, &s, now, errstr, n)) != CDC_OK)
+            return end_step(p, err, now, next_ms);
+        *next_ms = now + cdc_config_int(p->cfg, CDC_KEY_QUERY_TIMEOUT_MS);
+        return CDC_OK;
+    }
 }

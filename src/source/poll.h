@@ -58,13 +58,32 @@ cdc_err_t cdc_poller_check_index(cdc_poller_t *p, PGconn *conn, bool *indexed,
 const char *cdc_poller_ts_column(const cdc_poller_t *p);
 
 /*
- * Do the next piece of work: discover the schema if needed, then one page of
- * the fast scan or of the re-scan, emitting rows. *next_ms gets when the next
- * step is due (mono_now_ms when more rows are waiting).
+ * Do the next piece of work without waiting on the server: discover the
+ * schema if needed (that one does wait), then move the current step on.
+ * A step is one page of the fast scan or of the re-scan, with a read of
+ * the server's clock before it when needed; each query is sent, and its
+ * answer read by a later call, when conn's socket is readable. While
+ * cdc_poller_waiting, keep conn lent to this poller and call again when its
+ * socket is readable or at *next_ms (the query's timeout); otherwise
+ * *next_ms is when the next step is due (now when more rows are waiting).
+ * may_ahead: when a full page arrives, the query for the page after it may
+ * go out on conn before this page's rows are emitted, so the server reads
+ * while the rows are encoded (the next call uses its answer if it is still
+ * what it needs, and drops it otherwise).
+ * A connection error (CDC_ERR_DB_CONNECT, the query's timeout included)
+ * abandons the step: give the connection back as broken.
  */
 cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t mono_now_ms,
-                          cdc_poll_emit_fn emit, void *ctx, size_t *rows,
-                          int64_t *next_ms, char *errstr, size_t errstr_size);
+                          bool may_ahead, cdc_poll_emit_fn emit, void *ctx,
+                          size_t *rows, int64_t *next_ms, char *errstr,
+                          size_t errstr_size);
+/* A query is in flight on the connection the last step used. */
+bool cdc_poller_waiting(const cdc_poller_t *p);
+/* Forget the query in flight (its connection is to be closed) and the
+ * step in progress; the next step starts afresh. */
+void cdc_poller_abandon(cdc_poller_t *p);
+/* Numbers the pages read: changes when a step read a page (rows or not). */
+uint64_t cdc_poller_seq(const cdc_poller_t *p);
 
 /*
  * State after the last step, as a new JSON object (NULL before the first

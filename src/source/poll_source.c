@@ -22,62 +22,95 @@ typedef struct {
     cdc_poller_t *poller;
     cdc_tracker_t *tracker;
     cdc_db_t *db;
-    json_t *pending; /* newest delivered position not yet put */
+    PGconn *conn;      /* lent while the poller waits for an answer on it */
+    uint64_t sealed;   /* the poller's page number at the last seal */
+    json_t *pending;   /* newest delivered position not yet put */
 } poll_source_t;
 
 typedef struct {
+    poll_source_t *ps;
     cdc_emitter_t *emitter;
-    cdc_batch_t *batch;
+    cdc_batch_t *batch; /* the page's, made at its first row */
 } page_ctx_t;
 
 static cdc_err_t emit_row(const cdc_change_t *ch, void *ctx, char *errstr,
                           size_t n)
 {
     page_ctx_t *pc = ctx;
+    if (!pc->batch && !(pc->batch = cdc_tracker_batch(pc->ps->tracker)))
+        return cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
     return cdc_emit(pc->emitter, ch, (cdc_delivery_t *)pc->batch, errstr, n);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Give the connection back; one left with a query in flight is closed. */
+static void give_back(poll_source_t *ps, cdc_err_t err)
+{
+    if (!ps->conn)
+        return;
+    if (cdc_poller_waiting(ps->poller))
+        cdc_poller_abandon(ps->poller);
+    cdc_db_release(ps->db, ps->conn, err, NULL, mono_ms());
+    ps->conn = NULL;
 }
 
 static cdc_err_t ps_step(cdc_source_t *s, cdc_emitter_t *e, int64_t now,
                          int64_t *next_ms, char *errstr, size_t n)
 {
     poll_source_t *ps = (poll_source_t *)s;
-    PGconn *conn;
-    int64_t retry_at;
     *next_ms = now;
-    cdc_err_t err = cdc_db_acquire(ps->db, now, &conn, &retry_at, errstr, n);
-    if (err == CDC_OK && !conn) {
-        *next_ms = retry_at; /* still connecting */
-        return CDC_OK;
+    cdc_err_t err;
+    if (!ps->conn) {
+        int64_t retry_at;
+        err = cdc_db_acquire(ps->db, now, &ps->conn, &retry_at, errstr, n);
+        if (err == CDC_OK && !ps->conn) {
+            *next_ms = retry_at; /* still connecting, or all lent */
+            return CDC_OK;
+        }
+        if (err != CDC_OK) {
+            if (!cdc_err_retriable(err))
+                return err;
+            *next_ms = retry_at; /* backing off; the manager logged why */
+            return CDC_OK;
+        }
     }
-    if (err != CDC_OK) {
-        if (!cdc_err_retriable(err))
-            return err;
-        *next_ms = retry_at; /* backing off; the manager logged why */
-        return CDC_OK;
-    }
-    page_ctx_t pc = {e, cdc_tracker_batch(ps->tracker)};
-    if (!pc.batch) {
-        cdc_db_release(ps->db, conn, CDC_OK, NULL, now);
-        return CDC_ERR_NOMEM;
-    }
+    page_ctx_t pc = {ps, e, NULL};
     size_t rows;
-    err = cdc_poller_step(ps->poller, conn, now, emit_row, &pc, &rows,
-                          next_ms, errstr, n);
-    /* Seal even after an error: the rows emitted before it stand. */
-    json_t *pos = cdc_poller_position(ps->poller);
-    if (pos)
-        cdc_tracker_seal(ps->tracker, pos);
-    json_decref(pos);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    cdc_db_release(ps->db, conn, err, NULL,
-                   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    err = cdc_poller_step(ps->poller, ps->conn, now,
+                          true /* TEMP may_keep */, emit_row,
+                          &pc, &rows, next_ms, errstr, n);
+    /* A page read: seal its batch with the position after it, even after
+     * an error (the rows emitted before it stand). */
+    uint64_t seq = cdc_poller_seq(ps->poller);
+    if (seq != ps->sealed) {
+        json_t *pos = cdc_poller_position(ps->poller);
+        if (pos && cdc_tracker_seal(ps->tracker, pos) == CDC_OK)
+            ps->sealed = seq;
+        json_decref(pos);
+    }
+    if (cdc_poller_waiting(ps->poller) && err == CDC_OK)
+        return CDC_OK; /* keep the connection: its answer is on the way */
+    if (err == CDC_ERR_DB_CONNECT && PQstatus(ps->conn) == CONNECTION_OK)
+        /* a query timeout: the manager only sees a connection to drop */
+        cdc_log_warn("poll", "%s; reading it again", errstr);
+    give_back(ps, err);
     if (err == CDC_ERR_DB_CONNECT) {
-        /* The manager logged it and reconnects; the page is read again. */
-        *next_ms = now;
+        *next_ms = now; /* the manager reconnects */
         return CDC_OK;
     }
     return err;
+}
+
+static int ps_wait_fd(cdc_source_t *s)
+{
+    poll_source_t *ps = (poll_source_t *)s;
+    return ps->conn && cdc_poller_waiting(ps->poller) ? PQsocket(ps->conn) : -1;
 }
 
 static void ps_sent(cdc_source_t *s, cdc_delivery_t *h)
@@ -142,6 +175,7 @@ static void ps_destroy(cdc_source_t *s)
     poll_source_t *ps = (poll_source_t *)s;
     if (!ps)
         return;
+    give_back(ps, CDC_OK);
     json_decref(ps->pending);
     cdc_tracker_destroy(ps->tracker);
     cdc_poller_destroy(ps->poller);
@@ -150,6 +184,7 @@ static void ps_destroy(cdc_source_t *s)
 
 static const cdc_source_ops_t poll_ops = {
     .step = ps_step,
+    .wait_fd = ps_wait_fd,
     .sent = ps_sent,
     .done = ps_done,
     .commit = ps_commit,

@@ -44,6 +44,10 @@ typedef struct {
      * to call again (now_ms when more is waiting). */
     cdc_err_t (*step)(cdc_source_t *s, cdc_emitter_t *e, int64_t now_ms,
                       int64_t *next_ms, char *errstr, size_t errstr_size);
+    /* Optional: a socket the source waits on (an answer to a query in
+     * flight); the daemon steps it again when the socket is readable, or
+     * at *next_ms. -1 when none. May be NULL. */
+    int (*wait_fd)(cdc_source_t *s);
     void (*sent)(cdc_source_t *s, cdc_delivery_t *h);
     void (*done)(cdc_source_t *s, cdc_delivery_t *h, cdc_err_t err);
     /* Take note of what is now fully delivered. for_flush: the offset file

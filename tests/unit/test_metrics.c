@@ -57,7 +57,7 @@ static const char expected_two_tasks[] =
     "# TYPE dsqlcdc_task_watermark_age_seconds gauge\n"
     "dsqlcdc_task_watermark_age_seconds{connector=\"dsql-cdc-source\",task=\"0\",table=\"public.event_headers\"} 12.5\n"
     "dsqlcdc_task_watermark_age_seconds{connector=\"dsql-cdc-source\",task=\"1\",table=\"public.\\\"Odd\\\\Name\\n\"} 0.1\n"
-    "# HELP dsqlcdc_task_change_to_delivery_lag_seconds Time from a row's change timestamp to its delivery, last record.\n"
+    "# HELP dsqlcdc_task_change_to_delivery_lag_seconds Time from a change's own timestamp (the cursor column, or the CDC commit time) to its acknowledgement by Kafka, for a recently delivered change.\n"
     "# TYPE dsqlcdc_task_change_to_delivery_lag_seconds gauge\n"
     "dsqlcdc_task_change_to_delivery_lag_seconds{connector=\"dsql-cdc-source\",task=\"0\",table=\"public.event_headers\"} 0.25\n"
     "dsqlcdc_task_change_to_delivery_lag_seconds{connector=\"dsql-cdc-source\",task=\"1\",table=\"public.\\\"Odd\\\\Name\\n\"} 0\n"
