@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "auth/sigv4.h"
+#include "vectors.h"
 
 #define SUITE_AKID "AKIDEXAMPLE"
 #define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -24,36 +25,6 @@
 #define SUITE_SCOPE "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request"
 #define EMPTY_SHA256 \
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-static json_t *load_fixture(const char *name)
-{
-    const char *dir = getenv("CDC_FIXTURES");
-    char path[1024];
-    json_error_t jerr;
-
-    if (!dir)
-        fail_msg("CDC_FIXTURES is not set (run through ctest)");
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        fail_msg("%s:%d: %s", path, jerr.line, jerr.text);
-    return root;
-}
-
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
-        fail_msg("fixture field %s is not a string", key);
-    return json_string_value(v);
-}
-
-/* NULL for a JSON null. */
-static const char *jstr_or_null(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return json_is_null(v) ? NULL : jstr(obj, key);
-}
 
 static void debug_init(cdc_sigv4_debug_t *d)
 {
@@ -72,7 +43,7 @@ static void debug_free(cdc_sigv4_debug_t *d)
 
 static void test_header_vectors(void **state)
 {
-    json_t *root = load_fixture("sigv4_header_vectors.json");
+    json_t *root = cdc_vectors_load("sigv4_header_vectors.json");
     json_t *vectors = json_object_get(root, "vectors");
     size_t i;
     json_t *v;
@@ -83,9 +54,9 @@ static void test_header_vectors(void **state)
         json_t *hin = json_object_get(v, "headers_in");
         json_t *hout = json_object_get(v, "headers_out");
         size_t nh = json_array_size(hin);
-        const char *name = jstr(v, "name");
-        const char *token = jstr_or_null(v, "session_token");
-        const char *body = jstr(v, "body");
+        const char *name = cdc_vectors_str(v, "name");
+        const char *token = cdc_vectors_str_or_null(v, "session_token");
+        const char *body = cdc_vectors_str(v, "body");
 
         print_message("vector %s\n", name);
         assert_true(nh > 0 && nh <= CDC_SIGV4_MAX_PAIRS);
@@ -94,11 +65,11 @@ static void test_header_vectors(void **state)
             headers[k].value = json_string_value(json_array_get(json_array_get(hin, k), 1));
         }
         cdc_sigv4_params_t p = {
-            .access_key_id = jstr(v, "access_key_id"),
-            .secret_access_key = jstr(v, "secret_access_key"),
+            .access_key_id = cdc_vectors_str(v, "access_key_id"),
+            .secret_access_key = cdc_vectors_str(v, "secret_access_key"),
             .session_token = token,
-            .region = jstr(v, "region"),
-            .service = jstr(v, "service"),
+            .region = cdc_vectors_str(v, "region"),
+            .service = cdc_vectors_str(v, "service"),
             .signing_time = (time_t)json_integer_value(json_object_get(v, "signing_time_epoch")),
         };
         cdc_buf_t auth;
@@ -108,16 +79,16 @@ static void test_header_vectors(void **state)
         cdc_buf_init(&auth);
         debug_init(&dbg);
 
-        cdc_err_t err = cdc_sigv4_sign_headers(&p, jstr(v, "method"), jstr(v, "path"), "",
+        cdc_err_t err = cdc_sigv4_sign_headers(&p, cdc_vectors_str(v, "method"), cdc_vectors_str(v, "path"), "",
                                                headers, nh, body, strlen(body),
                                                amz_date, &auth, &dbg, errstr, sizeof errstr);
         if (err != CDC_OK)
             fail_msg("%s: %s", name, errstr);
-        assert_string_equal(cdc_buf_str(&dbg.canonical_request), jstr(v, "canonical_request"));
-        assert_string_equal(cdc_buf_str(&dbg.string_to_sign), jstr(v, "string_to_sign"));
-        assert_string_equal(dbg.signature, jstr(v, "signature"));
-        assert_string_equal(amz_date, jstr(v, "signing_time_amz"));
-        assert_string_equal(cdc_buf_str(&auth), jstr(v, "authorization"));
+        assert_string_equal(cdc_buf_str(&dbg.canonical_request), cdc_vectors_str(v, "canonical_request"));
+        assert_string_equal(cdc_buf_str(&dbg.string_to_sign), cdc_vectors_str(v, "string_to_sign"));
+        assert_string_equal(dbg.signature, cdc_vectors_str(v, "signature"));
+        assert_string_equal(amz_date, cdc_vectors_str(v, "signing_time_amz"));
+        assert_string_equal(cdc_buf_str(&auth), cdc_vectors_str(v, "authorization"));
 
         /* headers_out: the input headers, then what the caller adds. */
         size_t nout = json_array_size(hout);
@@ -138,11 +109,11 @@ static void test_header_vectors(void **state)
         char amz_date2[17] = "";
         cdc_buf_t auth2;
         cdc_buf_init(&auth2);
-        assert_int_equal(cdc_sigv4_sign_headers(&p, jstr(v, "method"), jstr(v, "path"), NULL, headers, nh, body,
+        assert_int_equal(cdc_sigv4_sign_headers(&p, cdc_vectors_str(v, "method"), cdc_vectors_str(v, "path"), NULL, headers, nh, body,
                                                 strlen(body), amz_date2, &auth2, NULL,
                                                 errstr, sizeof errstr),
                          CDC_OK);
-        assert_string_equal(cdc_buf_str(&auth2), jstr(v, "authorization"));
+        assert_string_equal(cdc_buf_str(&auth2), cdc_vectors_str(v, "authorization"));
         assert_string_equal(amz_date2, amz_date);
 
         cdc_buf_free(&auth2);

@@ -17,54 +17,26 @@
 
 #include "auth/sigv4.h"
 #include "auth/token.h"
+#include "vectors.h"
 
 #define HOST "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
 #define T0 ((time_t)1766145600) /* 2025-12-19T12:00:00Z, vector pub01 */
-
-static json_t *load_fixture(const char *name)
-{
-    const char *dir = getenv("CDC_FIXTURES");
-    char path[1024];
-    json_error_t jerr;
-
-    if (!dir)
-        fail_msg("CDC_FIXTURES is not set (run through ctest)");
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root)
-        fail_msg("%s:%d: %s", path, jerr.line, jerr.text);
-    return root;
-}
-
-static const char *jstr(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v))
-        fail_msg("fixture field %s is not a string", key);
-    return json_string_value(v);
-}
-
-static const char *jstr_or_null(const json_t *obj, const char *key)
-{
-    const json_t *v = json_object_get(obj, key);
-    return json_is_null(v) ? NULL : jstr(obj, key);
-}
 
 /* Credentials of a vector; the strings belong to the JSON document. */
 static cdc_aws_creds_t vector_creds(const json_t *v)
 {
     cdc_aws_creds_t c;
     memset(&c, 0, sizeof c);
-    c.access_key_id = (char *)jstr(v, "access_key_id");
-    c.secret_access_key = (char *)jstr(v, "secret_access_key");
-    c.session_token = (char *)jstr_or_null(v, "session_token");
+    c.access_key_id = (char *)cdc_vectors_str(v, "access_key_id");
+    c.secret_access_key = (char *)cdc_vectors_str(v, "secret_access_key");
+    c.session_token = (char *)cdc_vectors_str_or_null(v, "session_token");
     snprintf(c.source, sizeof c.source, "test");
     return c;
 }
 
 static void test_token_vectors(void **state)
 {
-    json_t *root = load_fixture("dsql_token_vectors.json");
+    json_t *root = cdc_vectors_load("dsql_token_vectors.json");
     json_t *vectors = json_object_get(root, "vectors");
     size_t i;
     json_t *v;
@@ -73,8 +45,8 @@ static void test_token_vectors(void **state)
                      CDC_DSQL_TOKEN_DEFAULT_EXPIRES);
     assert_true(json_array_size(vectors) >= 12);
     json_array_foreach(vectors, i, v) {
-        const char *name = jstr(v, "name");
-        const char *action = jstr(v, "action");
+        const char *name = cdc_vectors_str(v, "name");
+        const char *action = cdc_vectors_str(v, "action");
         bool admin = strcmp(action, "DbConnectAdmin") == 0;
         bool is_default = json_is_true(json_object_get(v, "expires_in_is_default"));
         int expires = (int)json_integer_value(json_object_get(v, "expires_in_secs"));
@@ -87,23 +59,23 @@ static void test_token_vectors(void **state)
         print_message("vector %s\n", name);
         assert_true(admin || strcmp(action, "DbConnect") == 0);
         cdc_sigv4_amz_date(t, amz);
-        assert_string_equal(amz, jstr(v, "signing_time_amz"));
+        assert_string_equal(amz, cdc_vectors_str(v, "signing_time_amz"));
 
         cdc_buf_init(&out);
-        cdc_err_t err = cdc_dsql_token_generate(jstr(v, "hostname"), jstr(v, "region"), admin,
+        cdc_err_t err = cdc_dsql_token_generate(cdc_vectors_str(v, "hostname"), cdc_vectors_str(v, "region"), admin,
                                                 is_default ? 0 : expires, &creds, t, &out,
                                                 errstr, sizeof errstr);
         if (err != CDC_OK)
             fail_msg("%s: %s", name, errstr);
-        assert_string_equal(cdc_buf_str(&out), jstr(v, "token"));
+        assert_string_equal(cdc_buf_str(&out), cdc_vectors_str(v, "token"));
 
         /* An explicit expiry equal to the default gives the same token. */
         if (is_default) {
-            assert_int_equal(cdc_dsql_token_generate(jstr(v, "hostname"), jstr(v, "region"),
+            assert_int_equal(cdc_dsql_token_generate(cdc_vectors_str(v, "hostname"), cdc_vectors_str(v, "region"),
                                                      admin, expires, &creds, t, &out,
                                                      errstr, sizeof errstr),
                              CDC_OK);
-            assert_string_equal(cdc_buf_str(&out), jstr(v, "token"));
+            assert_string_equal(cdc_buf_str(&out), cdc_vectors_str(v, "token"));
         }
         cdc_buf_wipe(&out);
     }
@@ -126,7 +98,7 @@ static void assert_canonical_query(const char *creq, const char *want)
 
 static void test_token_intermediates(void **state)
 {
-    json_t *root = load_fixture("dsql_token_vectors.json");
+    json_t *root = cdc_vectors_load("dsql_token_vectors.json");
     json_t *vectors = json_object_get(root, "vectors");
     size_t i, checked = 0;
     json_t *v;
@@ -139,29 +111,29 @@ static void test_token_intermediates(void **state)
             .access_key_id = creds.access_key_id,
             .secret_access_key = creds.secret_access_key,
             .session_token = creds.session_token,
-            .region = jstr(v, "region"),
+            .region = cdc_vectors_str(v, "region"),
             .service = "dsql",
             .signing_time = (time_t)json_integer_value(json_object_get(v, "signing_time_epoch")),
         };
-        const cdc_sigv4_pair_t action = {"Action", jstr(v, "action")};
+        const cdc_sigv4_pair_t action = {"Action", cdc_vectors_str(v, "action")};
         cdc_sigv4_debug_t dbg;
         cdc_buf_t out;
         char errstr[256] = "";
 
-        print_message("intermediates of %s\n", jstr(v, "name"));
+        print_message("intermediates of %s\n", cdc_vectors_str(v, "name"));
         cdc_buf_init(&out);
         cdc_buf_init(&dbg.canonical_request);
         cdc_buf_init(&dbg.string_to_sign);
-        assert_int_equal(cdc_sigv4_presign(&p, "GET", jstr(v, "hostname"), "/", &action, 1,
+        assert_int_equal(cdc_sigv4_presign(&p, "GET", cdc_vectors_str(v, "hostname"), "/", &action, 1,
                                            (int)json_integer_value(json_object_get(v, "expires_in_secs")),
                                            &out, &dbg, errstr, sizeof errstr),
                          CDC_OK);
-        assert_string_equal(cdc_buf_str(&dbg.canonical_request), jstr(v, "canonical_request"));
-        assert_canonical_query(cdc_buf_str(&dbg.canonical_request), jstr(v, "canonical_query"));
-        assert_string_equal(cdc_buf_str(&dbg.string_to_sign), jstr(v, "string_to_sign"));
-        assert_string_equal(dbg.signature, jstr(v, "signature"));
-        assert_string_equal(cdc_buf_str(&out), jstr(v, "token"));
-        assert_non_null(strstr(cdc_buf_str(&dbg.string_to_sign), jstr(v, "credential_scope")));
+        assert_string_equal(cdc_buf_str(&dbg.canonical_request), cdc_vectors_str(v, "canonical_request"));
+        assert_canonical_query(cdc_buf_str(&dbg.canonical_request), cdc_vectors_str(v, "canonical_query"));
+        assert_string_equal(cdc_buf_str(&dbg.string_to_sign), cdc_vectors_str(v, "string_to_sign"));
+        assert_string_equal(dbg.signature, cdc_vectors_str(v, "signature"));
+        assert_string_equal(cdc_buf_str(&out), cdc_vectors_str(v, "token"));
+        assert_non_null(strstr(cdc_buf_str(&dbg.string_to_sign), cdc_vectors_str(v, "credential_scope")));
         cdc_buf_free(&dbg.canonical_request);
         cdc_buf_free(&dbg.string_to_sign);
         cdc_buf_wipe(&out);
