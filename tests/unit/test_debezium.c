@@ -21,40 +21,9 @@
 #include "encode/debezium.h"
 #include "encode/flat.h"
 #include "encode/pgtypes.h"
+#include "rows.h"
 
 /* ---- fixtures ------------------------------------------------------------ */
-
-static cdc_column_t col(const char *name, uint32_t oid, const char *value)
-{
-    cdc_column_t c;
-    memset(&c, 0, sizeof(c));
-    c.name = name;
-    c.type_oid = oid;
-    c.value = value;
-    c.len = value ? strlen(value) : 0;
-    c.is_null = value == NULL;
-    return c;
-}
-
-static cdc_column_t key_col(const char *name, uint32_t oid, const char *value)
-{
-    cdc_column_t c = col(name, oid, value);
-    c.is_key = true;
-    return c;
-}
-
-static cdc_change_t change(const cdc_column_t *cols, size_t n, cdc_op_t op)
-{
-    cdc_change_t ch;
-    memset(&ch, 0, sizeof(ch));
-    ch.schema = "public";
-    ch.table = "event_headers";
-    ch.op = op;
-    ch.ts_ms = 1705314605123;
-    ch.cols = cols;
-    ch.ncols = n;
-    return ch;
-}
 
 static cdc_debezium_t *encoder(bool key_schemas, bool value_schemas)
 {
@@ -323,7 +292,7 @@ static void test_event_headers_plain(void **state)
 {
     cdc_debezium_t *d = encoder(false, false);
     for (size_t i = 0; i < 4; i++) {
-        cdc_change_t ch = change(event_row, 6, eh_ops[i].op);
+        cdc_change_t ch = cdc_rows_change(event_row, 6, eh_ops[i].op);
         char *out = encode_value(d, &ch);
         assert_string_equal(out, eh_ops[i].plain);
         check_json(out, false);
@@ -342,7 +311,7 @@ static void test_event_headers_schemas(void **state)
 {
     cdc_debezium_t *d = encoder(true, true);
     for (size_t i = 0; i < 4; i++) {
-        cdc_change_t ch = change(event_row, 6, eh_ops[i].op);
+        cdc_change_t ch = cdc_rows_change(event_row, 6, eh_ops[i].op);
         char *out = encode_value(d, &ch);
         char *expected = NULL;
         assert_true(asprintf(&expected, "{\"schema\":%s,\"payload\":%s}",
@@ -365,7 +334,7 @@ static void test_event_headers_schemas(void **state)
 /* Key and value schemas are enabled separately. */
 static void test_schemas_per_side(void **state)
 {
-    cdc_change_t ch = change(event_row, 6, CDC_OP_CREATE);
+    cdc_change_t ch = cdc_rows_change(event_row, 6, CDC_OP_CREATE);
 
     cdc_debezium_t *d = encoder(true, false);
     char *out = encode_value(d, &ch);
@@ -393,13 +362,13 @@ static void test_schemas_per_side(void **state)
 static void test_keys(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("tenant", CDC_PGOID_UUID,
+        cdc_rows_key_col("tenant", CDC_PGOID_UUID,
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-        col("payload", CDC_PGOID_TEXT, "x"),
-        key_col("seq", CDC_PGOID_INT8, "9007199254740993"),
-        key_col("day", CDC_PGOID_DATE, "2024-01-15"),
+        cdc_rows_col("payload", CDC_PGOID_TEXT, "x"),
+        cdc_rows_key_col("seq", CDC_PGOID_INT8, "9007199254740993"),
+        cdc_rows_key_col("day", CDC_PGOID_DATE, "2024-01-15"),
     };
-    cdc_change_t ch = change(cols, 4, CDC_OP_UPDATE);
+    cdc_change_t ch = cdc_rows_change(cols, 4, CDC_OP_UPDATE);
     ch.table = "orders";
     const char *payload =
         "{\"tenant\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\","
@@ -442,8 +411,8 @@ static void test_keys(void **state)
     cdc_buf_free(&b);
 
     /* No key column: nothing appended, schemas or not (a null key). */
-    const cdc_column_t nokey[] = {col("v", CDC_PGOID_TEXT, "x")};
-    ch = change(nokey, 1, CDC_OP_CREATE);
+    const cdc_column_t nokey[] = {cdc_rows_col("v", CDC_PGOID_TEXT, "x")};
+    ch = cdc_rows_change(nokey, 1, CDC_OP_CREATE);
     cdc_buf_init(&b);
     assert_int_equal(cdc_debezium_encode_key(d, &ch, &b, NULL, 0), CDC_OK);
     assert_int_equal(b.len, 0);
@@ -456,13 +425,13 @@ static void test_keys(void **state)
 static void test_nulls(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_INT4, "1"),
-        col("t", CDC_PGOID_TEXT, NULL),
-        col("ts", CDC_PGOID_TIMESTAMPTZ, NULL),
-        col("a", CDC_PGOID_INT4_ARRAY, NULL),
-        col("empty", CDC_PGOID_TEXT, ""),
+        cdc_rows_key_col("id", CDC_PGOID_INT4, "1"),
+        cdc_rows_col("t", CDC_PGOID_TEXT, NULL),
+        cdc_rows_col("ts", CDC_PGOID_TIMESTAMPTZ, NULL),
+        cdc_rows_col("a", CDC_PGOID_INT4_ARRAY, NULL),
+        cdc_rows_col("empty", CDC_PGOID_TEXT, ""),
     };
-    cdc_change_t ch = change(cols, 5, CDC_OP_UPDATE);
+    cdc_change_t ch = cdc_rows_change(cols, 5, CDC_OP_UPDATE);
     ch.table = "n";
     cdc_debezium_t *d = encoder(true, true);
     char *out = encode_value(d, &ch);
@@ -479,8 +448,8 @@ static void test_nulls(void **state)
      * column): the schema says optional there, so JsonConverter accepts it,
      * and that variant is cached apart from the non-null one.
      */
-    cdc_column_t nk[] = {key_col("id", CDC_PGOID_INT4, NULL)};
-    ch = change(nk, 1, CDC_OP_DELETE);
+    cdc_column_t nk[] = {cdc_rows_key_col("id", CDC_PGOID_INT4, NULL)};
+    ch = cdc_rows_change(nk, 1, CDC_OP_DELETE);
     ch.table = "n";
     out = encode_key(d, &ch);
     assert_string_equal(
@@ -495,7 +464,7 @@ static void test_nulls(void **state)
     assert_non_null(strstr(out, "\"before\":{\"id\":null},\"after\":null,"));
     free(out);
 
-    nk[0] = key_col("id", CDC_PGOID_INT4, "5");
+    nk[0] = cdc_rows_key_col("id", CDC_PGOID_INT4, "5");
     out = encode_key(d, &ch);
     assert_non_null(strstr(out, "{\"type\":\"int32\",\"optional\":false,"));
     free(out);
@@ -554,29 +523,30 @@ static void test_nulls(void **state)
 static void test_types(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_INT4, "7"),
-        col("big", CDC_PGOID_INT8, "9007199254740993"),
-        col("amount", CDC_PGOID_NUMERIC, "123.4500"),
-        col("flag", CDC_PGOID_BOOL, "t"),
-        col("day", CDC_PGOID_DATE, "2024-01-15"),
-        col("at", CDC_PGOID_TIMESTAMP, "2024-01-15 10:30:05.5"),
-        col("blob", CDC_PGOID_BYTEA, "\\x0a0b"),
-        col("uid", CDC_PGOID_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-        col("tags", CDC_PGOID_TEXT_ARRAY, "{a,NULL,\"c d\"}"),
-        col("small", CDC_PGOID_INT2, "2"),
-        col("r", CDC_PGOID_FLOAT4, "1.5"),
-        col("d8", CDC_PGOID_FLOAT8, "NaN"),
-        col("t", CDC_PGOID_TIME, "00:00:01"),
-        col("tz", CDC_PGOID_TIMETZ, "10:30:05+00"),
-        col("iv", CDC_PGOID_INTERVAL, "1 day"),
-        col("x", CDC_PGOID_XML, "<a/>"),
-        col("js", CDC_PGOID_JSON, "{}"),
-        col("stamps", CDC_PGOID_TIMESTAMPTZ_ARRAY,
+        cdc_rows_key_col("id", CDC_PGOID_INT4, "7"),
+        cdc_rows_col("big", CDC_PGOID_INT8, "9007199254740993"),
+        cdc_rows_col("amount", CDC_PGOID_NUMERIC, "123.4500"),
+        cdc_rows_col("flag", CDC_PGOID_BOOL, "t"),
+        cdc_rows_col("day", CDC_PGOID_DATE, "2024-01-15"),
+        cdc_rows_col("at", CDC_PGOID_TIMESTAMP, "2024-01-15 10:30:05.5"),
+        cdc_rows_col("blob", CDC_PGOID_BYTEA, "\\x0a0b"),
+        cdc_rows_col("uid", CDC_PGOID_UUID,
+                     "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        cdc_rows_col("tags", CDC_PGOID_TEXT_ARRAY, "{a,NULL,\"c d\"}"),
+        cdc_rows_col("small", CDC_PGOID_INT2, "2"),
+        cdc_rows_col("r", CDC_PGOID_FLOAT4, "1.5"),
+        cdc_rows_col("d8", CDC_PGOID_FLOAT8, "NaN"),
+        cdc_rows_col("t", CDC_PGOID_TIME, "00:00:01"),
+        cdc_rows_col("tz", CDC_PGOID_TIMETZ, "10:30:05+00"),
+        cdc_rows_col("iv", CDC_PGOID_INTERVAL, "1 day"),
+        cdc_rows_col("x", CDC_PGOID_XML, "<a/>"),
+        cdc_rows_col("js", CDC_PGOID_JSON, "{}"),
+        cdc_rows_col("stamps", CDC_PGOID_TIMESTAMPTZ_ARRAY,
             "{\"2024-01-15 10:30:05+00\"}"),
-        col("ints", CDC_PGOID_INT4_ARRAY, "{1,NULL}"),
-        col("o", CDC_PGOID_OID, "26"),
+        cdc_rows_col("ints", CDC_PGOID_INT4_ARRAY, "{1,NULL}"),
+        cdc_rows_col("o", CDC_PGOID_OID, "26"),
     };
-    cdc_change_t ch = change(cols, sizeof(cols) / sizeof(cols[0]),
+    cdc_change_t ch = cdc_rows_change(cols, sizeof(cols) / sizeof(cols[0]),
                              CDC_OP_READ);
     ch.table = "types";
     ch.ts_ms = 0;
@@ -648,8 +618,9 @@ static void test_connect_schema_table(void **state)
 
 static void test_names_escaped(void **state)
 {
-    const cdc_column_t cols[] = {key_col("we\"ird", CDC_PGOID_BOOL, "t")};
-    cdc_change_t ch = change(cols, 1, CDC_OP_CREATE);
+    const cdc_column_t cols[] = {
+        cdc_rows_key_col("we\"ird", CDC_PGOID_BOOL, "t")};
+    cdc_change_t ch = cdc_rows_change(cols, 1, CDC_OP_CREATE);
     ch.schema = "s";
     ch.table = "t\"1";
     cdc_debezium_t *d = encoder(true, true);
@@ -673,15 +644,16 @@ static void test_names_escaped(void **state)
 static void test_encode_errors(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_TEXT, "event-123"),
-        col("created_date", CDC_PGOID_TIMESTAMPTZ, "2024-13-45 10:30:05+00"),
+        cdc_rows_key_col("id", CDC_PGOID_TEXT, "event-123"),
+        cdc_rows_col("created_date", CDC_PGOID_TIMESTAMPTZ,
+                     "2024-13-45 10:30:05+00"),
     };
     const char *want = "table public.event_headers column created_date: "
                        "invalid timestamptz value \"2024-13-45 10:30:05+00\"";
     for (int schemas = 0; schemas < 2; schemas++) {
         cdc_debezium_t *d = encoder(schemas, schemas);
         for (size_t i = 0; i < 4; i++) {
-            cdc_change_t ch = change(cols, 2, eh_ops[i].op);
+            cdc_change_t ch = cdc_rows_change(cols, 2, eh_ops[i].op);
             cdc_buf_t out;
             cdc_buf_init(&out);
             cdc_buf_puts(&out, "kept");
@@ -697,8 +669,9 @@ static void test_encode_errors(void **state)
         }
 
         /* Keys report their columns the same way, schema or not. */
-        const cdc_column_t keycols[] = {key_col("n", CDC_PGOID_INT4, "x1")};
-        cdc_change_t ch = change(keycols, 1, CDC_OP_CREATE);
+        const cdc_column_t keycols[] = {
+            cdc_rows_key_col("n", CDC_PGOID_INT4, "x1")};
+        cdc_change_t ch = cdc_rows_change(keycols, 1, CDC_OP_CREATE);
         ch.schema = NULL;
         cdc_buf_t out;
         cdc_buf_init(&out);
@@ -716,7 +689,7 @@ static void test_encode_errors(void **state)
 
     /* An op the envelope has no code for. */
     cdc_debezium_t *d = encoder(false, false);
-    cdc_change_t ch = change(event_row, 6, (cdc_op_t)'x');
+    cdc_change_t ch = cdc_rows_change(event_row, 6, (cdc_op_t)'x');
     cdc_buf_t out;
     cdc_buf_init(&out);
     char errstr[128] = "";
@@ -747,8 +720,8 @@ static void test_options(void **state)
     cdc_debezium_t *d = cdc_debezium_new(&o, errstr, sizeof(errstr));
     assert_non_null(d);
     prefix[0] = 'X';
-    const cdc_column_t cols[] = {key_col("id", CDC_PGOID_INT8, "1")};
-    cdc_change_t ch = change(cols, 1, CDC_OP_CREATE);
+    const cdc_column_t cols[] = {cdc_rows_key_col("id", CDC_PGOID_INT8, "1")};
+    cdc_change_t ch = cdc_rows_change(cols, 1, CDC_OP_CREATE);
     char *out = encode_value(d, &ch);
     assert_non_null(strstr(out, "\"source\":{\"version\":\"" DSQLCDC_VERSION
                                 "\",\"connector\":\"dsql\",\"name\":\"pre\","));
@@ -770,7 +743,7 @@ static void test_options(void **state)
 static void test_cache(void **state)
 {
     cdc_debezium_t *d = encoder(true, true);
-    cdc_change_t ch = change(event_row, 6, CDC_OP_CREATE);
+    cdc_change_t ch = cdc_rows_change(event_row, 6, CDC_OP_CREATE);
     char *first = encode_value(d, &ch);
     char *second = encode_value(d, &ch);
     assert_string_equal(first, second);
@@ -781,7 +754,7 @@ static void test_cache(void **state)
     memcpy(copy, event_row, sizeof(copy));
     char name[] = "event_name";
     copy[1].name = name;
-    cdc_change_t ch2 = change(copy, 6, CDC_OP_CREATE);
+    cdc_change_t ch2 = cdc_rows_change(copy, 6, CDC_OP_CREATE);
     char *third = encode_value(d, &ch2);
     assert_string_equal(first, third);
     assert_int_equal(cdc_debezium_cached(d), 1);
@@ -840,7 +813,7 @@ static void test_cache(void **state)
 static void test_cache_bounded(void **state)
 {
     cdc_debezium_t *d = encoder(true, true);
-    const cdc_column_t cols[] = {key_col("id", CDC_PGOID_INT4, "1")};
+    const cdc_column_t cols[] = {cdc_rows_key_col("id", CDC_PGOID_INT4, "1")};
     cdc_buf_t out;
     cdc_buf_init(&out);
     for (int round = 0; round < 2; round++) {
@@ -849,7 +822,7 @@ static void test_cache_bounded(void **state)
             snprintf(table, sizeof(table), "t%d", i);
             snprintf(want, sizeof(want), "\"name\":\"dsql-cdc.public.t%d.Key\"",
                      i);
-            cdc_change_t ch = change(cols, 1, CDC_OP_CREATE);
+            cdc_change_t ch = cdc_rows_change(cols, 1, CDC_OP_CREATE);
             ch.table = table;
             cdc_buf_reset(&out);
             assert_int_equal(cdc_debezium_encode_key(d, &ch, &out, NULL, 0),

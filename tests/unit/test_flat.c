@@ -18,38 +18,7 @@
 #include "encode/flat.h"
 #include "encode/jsonw.h"
 #include "encode/pgtypes.h"
-
-static cdc_column_t col(const char *name, uint32_t oid, const char *value)
-{
-    cdc_column_t c;
-    memset(&c, 0, sizeof(c));
-    c.name = name;
-    c.type_oid = oid;
-    c.value = value;
-    c.len = value ? strlen(value) : 0;
-    c.is_null = value == NULL;
-    return c;
-}
-
-static cdc_column_t key_col(const char *name, uint32_t oid, const char *value)
-{
-    cdc_column_t c = col(name, oid, value);
-    c.is_key = true;
-    return c;
-}
-
-static cdc_change_t change(const cdc_column_t *cols, size_t n, cdc_op_t op)
-{
-    cdc_change_t ch;
-    memset(&ch, 0, sizeof(ch));
-    ch.schema = "public";
-    ch.table = "event_headers";
-    ch.op = op;
-    ch.ts_ms = 1705314605123;
-    ch.cols = cols;
-    ch.ncols = n;
-    return ch;
-}
+#include "rows.h"
 
 /* The event_headers row of the plugin's own examples. */
 static const cdc_column_t event_row[] = {
@@ -65,7 +34,7 @@ static const cdc_column_t event_row[] = {
 
 static void test_event_headers_row(void **state)
 {
-    cdc_change_t ch = change(event_row, 6, CDC_OP_CREATE);
+    cdc_change_t ch = cdc_rows_change(event_row, 6, CDC_OP_CREATE);
     cdc_buf_t out;
     cdc_buf_init(&out);
     char errstr[256] = "";
@@ -89,14 +58,14 @@ static void test_event_headers_row(void **state)
 
 static void test_ops_and_appending(void **state)
 {
-    const cdc_column_t cols[] = {key_col("id", CDC_PGOID_INT8, "42")};
+    const cdc_column_t cols[] = {cdc_rows_key_col("id", CDC_PGOID_INT8, "42")};
     const struct {
         cdc_op_t op;
         const char *text;
     } ops[] = {{CDC_OP_CREATE, "c"}, {CDC_OP_UPDATE, "u"},
                {CDC_OP_DELETE, "d"}, {CDC_OP_READ, "r"}};
     for (size_t i = 0; i < 4; i++) {
-        cdc_change_t ch = change(cols, 1, ops[i].op);
+        cdc_change_t ch = cdc_rows_change(cols, 1, ops[i].op);
         ch.ts_ms = 0;
         cdc_buf_t out;
         cdc_buf_init(&out);
@@ -115,15 +84,15 @@ static void test_ops_and_appending(void **state)
 static void test_nulls(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_INT4, "1"),
-        col("t", CDC_PGOID_TEXT, NULL),
-        col("ts", CDC_PGOID_TIMESTAMPTZ, NULL),
-        col("n", CDC_PGOID_NUMERIC, NULL),
-        col("a", CDC_PGOID_INT4_ARRAY, NULL),
-        col("b", CDC_PGOID_BYTEA, NULL),
-        col("empty", CDC_PGOID_TEXT, ""),
+        cdc_rows_key_col("id", CDC_PGOID_INT4, "1"),
+        cdc_rows_col("t", CDC_PGOID_TEXT, NULL),
+        cdc_rows_col("ts", CDC_PGOID_TIMESTAMPTZ, NULL),
+        cdc_rows_col("n", CDC_PGOID_NUMERIC, NULL),
+        cdc_rows_col("a", CDC_PGOID_INT4_ARRAY, NULL),
+        cdc_rows_col("b", CDC_PGOID_BYTEA, NULL),
+        cdc_rows_col("empty", CDC_PGOID_TEXT, ""),
     };
-    cdc_change_t ch = change(cols, 7, CDC_OP_UPDATE);
+    cdc_change_t ch = cdc_rows_change(cols, 7, CDC_OP_UPDATE);
     cdc_buf_t out;
     cdc_buf_init(&out);
     assert_int_equal(cdc_flat_encode_value(&ch, &out, NULL, 0), CDC_OK);
@@ -138,14 +107,14 @@ static void test_nulls(void **state)
 static void test_keys(void **state)
 {
     const cdc_column_t composite[] = {
-        key_col("tenant", CDC_PGOID_UUID,
+        cdc_rows_key_col("tenant", CDC_PGOID_UUID,
                 "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-        col("payload", CDC_PGOID_TEXT, "x"),
-        key_col("seq", CDC_PGOID_INT8, "9007199254740993"),
-        key_col("day", CDC_PGOID_DATE, "2024-01-15"),
-        key_col("gone", CDC_PGOID_TEXT, NULL),
+        cdc_rows_col("payload", CDC_PGOID_TEXT, "x"),
+        cdc_rows_key_col("seq", CDC_PGOID_INT8, "9007199254740993"),
+        cdc_rows_key_col("day", CDC_PGOID_DATE, "2024-01-15"),
+        cdc_rows_key_col("gone", CDC_PGOID_TEXT, NULL),
     };
-    cdc_change_t ch = change(composite, 5, CDC_OP_UPDATE);
+    cdc_change_t ch = cdc_rows_change(composite, 5, CDC_OP_UPDATE);
     cdc_buf_t out;
     cdc_buf_init(&out);
     assert_true(cdc_flat_has_key(&ch));
@@ -155,8 +124,8 @@ static void test_keys(void **state)
                         "\"seq\":9007199254740993,\"day\":19737,\"gone\":null}");
 
     /* No key column: nothing appended, the record gets a null key. */
-    const cdc_column_t nokey[] = {col("v", CDC_PGOID_TEXT, "x")};
-    ch = change(nokey, 1, CDC_OP_CREATE);
+    const cdc_column_t nokey[] = {cdc_rows_col("v", CDC_PGOID_TEXT, "x")};
+    ch = cdc_rows_change(nokey, 1, CDC_OP_CREATE);
     cdc_buf_reset(&out);
     assert_false(cdc_flat_has_key(&ch));
     assert_int_equal(cdc_flat_encode_key(&ch, &out, NULL, 0), CDC_OK);
@@ -166,8 +135,9 @@ static void test_keys(void **state)
 
 static void test_column_names_escaped(void **state)
 {
-    const cdc_column_t cols[] = {col("we\"ird\\name\n", CDC_PGOID_BOOL, "t")};
-    cdc_change_t ch = change(cols, 1, CDC_OP_READ);
+    const cdc_column_t cols[] = {
+        cdc_rows_col("we\"ird\\name\n", CDC_PGOID_BOOL, "t")};
+    cdc_change_t ch = cdc_rows_change(cols, 1, CDC_OP_READ);
     ch.table = "t\"1";
     cdc_buf_t out;
     cdc_buf_init(&out);
@@ -516,10 +486,11 @@ static void test_invalid_values(void **state)
 static void test_row_error_report(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_TEXT, "event-123"),
-        col("created_date", CDC_PGOID_TIMESTAMPTZ, "2024-13-45 10:30:05+00"),
+        cdc_rows_key_col("id", CDC_PGOID_TEXT, "event-123"),
+        cdc_rows_col("created_date", CDC_PGOID_TIMESTAMPTZ,
+                     "2024-13-45 10:30:05+00"),
     };
-    cdc_change_t ch = change(cols, 2, CDC_OP_CREATE);
+    cdc_change_t ch = cdc_rows_change(cols, 2, CDC_OP_CREATE);
     cdc_buf_t out;
     cdc_buf_init(&out);
     cdc_buf_puts(&out, "kept");
@@ -534,8 +505,9 @@ static void test_row_error_report(void **state)
     assert_int_equal(out.len, 4);
 
     /* The key reports its own columns the same way. */
-    const cdc_column_t keycols[] = {key_col("n", CDC_PGOID_INT4, "x1")};
-    ch = change(keycols, 1, CDC_OP_CREATE);
+    const cdc_column_t keycols[] = {
+        cdc_rows_key_col("n", CDC_PGOID_INT4, "x1")};
+    ch = cdc_rows_change(keycols, 1, CDC_OP_CREATE);
     ch.schema = NULL;
     assert_int_equal(cdc_flat_encode_key(&ch, &out, errstr, sizeof(errstr)),
                      CDC_ERR_ENCODE);
@@ -554,8 +526,8 @@ static void test_error_value_truncated(void **state)
     v[0] = '\n';
     memcpy(v + 62, "\xe2\x82\xac", 3); /* bytes 62..64 straddle 64 */
     v[100] = '\0';
-    const cdc_column_t cols[] = {col("n", CDC_PGOID_INT8, v)};
-    cdc_change_t ch = change(cols, 1, CDC_OP_CREATE);
+    const cdc_column_t cols[] = {cdc_rows_col("n", CDC_PGOID_INT8, v)};
+    cdc_change_t ch = cdc_rows_change(cols, 1, CDC_OP_CREATE);
     cdc_buf_t out;
     cdc_buf_init(&out);
     char errstr[256];
@@ -596,23 +568,25 @@ static void test_quote_value(void **state)
 static void test_all_types_row_is_json(void **state)
 {
     const cdc_column_t cols[] = {
-        key_col("id", CDC_PGOID_INT8, "7"),
-        col("b", CDC_PGOID_BOOL, "t"),
-        col("i2", CDC_PGOID_INT2, "2"),
-        col("f8", CDC_PGOID_FLOAT8, "NaN"),
-        col("num", CDC_PGOID_NUMERIC, "1.50"),
-        col("d", CDC_PGOID_DATE, "2024-01-15"),
-        col("t", CDC_PGOID_TIME, "00:00:01"),
-        col("ts", CDC_PGOID_TIMESTAMP, "1970-01-01 00:00:01"),
-        col("tstz", CDC_PGOID_TIMESTAMPTZ, "2024-01-15 10:30:05.12+00"),
-        col("tz", CDC_PGOID_TIMETZ, "10:30:05+00"),
-        col("by", CDC_PGOID_BYTEA, "\\x0a0b"),
-        col("u", CDC_PGOID_UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-        col("j", CDC_PGOID_JSONB, "{\"a\": 1}"),
-        col("arr", CDC_PGOID_TEXT_ARRAY, "{a,NULL}"),
-        col("iv", CDC_PGOID_INTERVAL, "00:00:01"),
+        cdc_rows_key_col("id", CDC_PGOID_INT8, "7"),
+        cdc_rows_col("b", CDC_PGOID_BOOL, "t"),
+        cdc_rows_col("i2", CDC_PGOID_INT2, "2"),
+        cdc_rows_col("f8", CDC_PGOID_FLOAT8, "NaN"),
+        cdc_rows_col("num", CDC_PGOID_NUMERIC, "1.50"),
+        cdc_rows_col("d", CDC_PGOID_DATE, "2024-01-15"),
+        cdc_rows_col("t", CDC_PGOID_TIME, "00:00:01"),
+        cdc_rows_col("ts", CDC_PGOID_TIMESTAMP, "1970-01-01 00:00:01"),
+        cdc_rows_col("tstz", CDC_PGOID_TIMESTAMPTZ,
+                     "2024-01-15 10:30:05.12+00"),
+        cdc_rows_col("tz", CDC_PGOID_TIMETZ, "10:30:05+00"),
+        cdc_rows_col("by", CDC_PGOID_BYTEA, "\\x0a0b"),
+        cdc_rows_col("u", CDC_PGOID_UUID,
+                     "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        cdc_rows_col("j", CDC_PGOID_JSONB, "{\"a\": 1}"),
+        cdc_rows_col("arr", CDC_PGOID_TEXT_ARRAY, "{a,NULL}"),
+        cdc_rows_col("iv", CDC_PGOID_INTERVAL, "00:00:01"),
     };
-    cdc_change_t ch = change(cols, sizeof(cols) / sizeof(cols[0]),
+    cdc_change_t ch = cdc_rows_change(cols, sizeof(cols) / sizeof(cols[0]),
                              CDC_OP_READ);
     cdc_buf_t out;
     cdc_buf_init(&out);
