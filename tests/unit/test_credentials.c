@@ -12,8 +12,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +22,7 @@
 #include "auth/credentials.h"
 #include "auth/ini.h"
 #include "auth/sigv4.h"
+#include "env_guard.h"
 #include "http_stub.h"
 
 #define T0 1735689600LL /* 2025-01-01T00:00:00Z */
@@ -31,10 +30,8 @@
 #define ROLE_ARN_DEV_ENC "arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdev"
 
 typedef struct {
-    char dir[256];
-    char **saved_env; /* "NAME=value" copies of the AWS_* variables */
-    size_t nsaved;
-    char *saved_home;
+    const char *dir;      /* HOME, a fresh temp dir (owned by env) */
+    cdc_env_guard_t *env; /* no AWS_* variables; restored at teardown */
     cdc_http_stub_t *stub;
     int64_t now;
     cdc_cred_chain_t *chain;
@@ -48,50 +45,16 @@ static int64_t fake_clock(void *ud)
 
 /* ------------------------------------------------------------- fixture */
 
-extern char **environ;
-
-static void unset_aws_env(void)
-{
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; *e; e++) {
-            if (strncmp(*e, "AWS_", 4) == 0) {
-                size_t l = strcspn(*e, "=");
-                snprintf(name, sizeof(name), "%.*s", (int)l, *e);
-                break;
-            }
-        }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
+/* Variables no test may inherit: each sets what it needs. */
+static const char *const scrubbed_env[] = {"AWS_", NULL};
 
 static int setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof(*fx));
     assert_non_null(fx);
 
-    for (char **e = environ; *e; e++) {
-        if (strncmp(*e, "AWS_", 4) == 0) {
-            fx->saved_env = realloc(fx->saved_env,
-                                    (fx->nsaved + 1) * sizeof(char *));
-            fx->saved_env[fx->nsaved++] = strdup(*e);
-        }
-    }
-    if (getenv("HOME"))
-        fx->saved_home = strdup(getenv("HOME"));
-    unset_aws_env();
-
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/cdc_creds_XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    setenv("HOME", fx->dir, 1);
+    fx->env = cdc_env_guard_new(scrubbed_env, "/tmp/cdc_creds_XXXXXX");
+    fx->dir = cdc_env_guard_home(fx->env);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
 
     fx->stub = cdc_http_stub_start();
@@ -108,20 +71,7 @@ static int teardown(void **state)
 
     cdc_cred_chain_destroy(fx->chain);
     cdc_http_stub_stop(fx->stub);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    unset_aws_env();
-    for (size_t i = 0; i < fx->nsaved; i++) {
-        char *eq = strchr(fx->saved_env[i], '=');
-        *eq = '\0';
-        setenv(fx->saved_env[i], eq + 1, 1);
-        free(fx->saved_env[i]);
-    }
-    free(fx->saved_env);
-    if (fx->saved_home)
-        setenv("HOME", fx->saved_home, 1);
-    else
-        unsetenv("HOME");
-    free(fx->saved_home);
+    cdc_env_guard_destroy(fx->env);
     free(fx);
     return 0;
 }

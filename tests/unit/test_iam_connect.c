@@ -15,12 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define _XOPEN_SOURCE_EXTENDED 1
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +26,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "db/conn.h"
+#include "env_guard.h"
 #include "pg_stub.h"
 
 #define HOST "127.0.0.1"
@@ -41,10 +39,8 @@
 #define WAIT_MS 10000
 
 typedef struct {
-    char dir[64];
-    char **saved_env; /* "NAME=value" copies of the AWS_* and PG* variables */
-    size_t nsaved;
-    char *saved_home;
+    const char *dir;      /* HOME, a fresh temp dir (owned by env) */
+    cdc_env_guard_t *env; /* no AWS_* or PG* variables; restored at teardown */
     cdc_pg_stub_t *stub;
     cdc_cred_chain_t *chain;
     cdc_config_t *cfg;
@@ -56,35 +52,8 @@ typedef struct {
 
 /* ------------------------------------------------------------- fixture */
 
-extern char **environ;
-
-static bool is_scrubbed(const char *entry)
-{
-    return strncmp(entry, "AWS_", 4) == 0 || strncmp(entry, "PG", 2) == 0;
-}
-
-static void unset_scrubbed_env(void)
-{
-    for (;;) {
-        char name[256] = "";
-        for (char **e = environ; *e; e++) {
-            if (is_scrubbed(*e)) {
-                size_t l = strcspn(*e, "=");
-                snprintf(name, sizeof name, "%.*s", (int)l, *e);
-                break;
-            }
-        }
-        if (!name[0])
-            return;
-        unsetenv(name);
-    }
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-    return remove(path);
-}
+/* Variables no test may inherit: each sets what it needs. */
+static const char *const scrubbed_env[] = {"AWS_", "PG", NULL};
 
 static int setup(void **state)
 {
@@ -92,21 +61,8 @@ static int setup(void **state)
     char path[256];
 
     assert_non_null(fx);
-    for (char **e = environ; *e; e++) {
-        if (is_scrubbed(*e)) {
-            fx->saved_env = realloc(fx->saved_env,
-                                    (fx->nsaved + 1) * sizeof(char *));
-            assert_non_null(fx->saved_env);
-            fx->saved_env[fx->nsaved++] = strdup(*e);
-        }
-    }
-    if (getenv("HOME"))
-        fx->saved_home = strdup(getenv("HOME"));
-    unset_scrubbed_env();
-
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/cdc_iamconn_XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    setenv("HOME", fx->dir, 1);
+    fx->env = cdc_env_guard_new(scrubbed_env, "/tmp/cdc_iamconn_XXXXXX");
+    fx->dir = cdc_env_guard_home(fx->env);
     setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     snprintf(path, sizeof path, "%s/no-aws-config", fx->dir);
     setenv("AWS_CONFIG_FILE", path, 1);
@@ -140,20 +96,7 @@ static int teardown(void **state)
     cdc_log_set_stream(stderr);
     fclose(fx->log);
     free(fx->log_text);
-    nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    unset_scrubbed_env();
-    for (size_t i = 0; i < fx->nsaved; i++) {
-        char *eq = strchr(fx->saved_env[i], '=');
-        *eq = '\0';
-        setenv(fx->saved_env[i], eq + 1, 1);
-        free(fx->saved_env[i]);
-    }
-    free(fx->saved_env);
-    if (fx->saved_home)
-        setenv("HOME", fx->saved_home, 1);
-    else
-        unsetenv("HOME");
-    free(fx->saved_home);
+    cdc_env_guard_destroy(fx->env);
     free(fx);
     return 0;
 }
