@@ -8,6 +8,7 @@
 #include "source/dedup.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,13 +46,35 @@ void cdc_dedup_destroy(cdc_dedup_t *d)
     free(d);
 }
 
+/*
+ * SHA-256 fetched from the default provider once per process. Passing
+ * EVP_sha256() to EVP_DigestInit_ex makes OpenSSL 3 fetch the
+ * implementation again on every call, which cost more than the hashing
+ * itself. The handle is immutable after the fetch and never freed: it lives
+ * as long as the process, like EVP_sha256()'s own object.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    /* Should the fetch fail, the implicit fetch still works (slowly). */
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
 uint64_t cdc_dedup_digest(const char *const *key_vals, const size_t *key_lens,
                           size_t n, int64_t ts_us)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex2(ctx, sha256(), NULL);
     for (size_t i = 0; i < n; i++) {
         /* Length-prefixed, so ("ab","c") and ("a","bc") differ. */
         uint64_t l = key_lens[i];

@@ -31,6 +31,29 @@ static void test_digest_distinguishes(void **state)
     assert_true(cdc_dedup_digest(a, la, 2, 5) != cdc_dedup_digest(b, lb, 2, 5));
 }
 
+/*
+ * Digests are persisted in offset files, so their values must never change:
+ * the first 8 bytes (host order) of SHA-256 over each key as a 64-bit length
+ * then its bytes, then the 64-bit timestamp (values from Python's hashlib).
+ */
+static void test_digest_values_are_stable(void **state)
+{
+    (void)state;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    assert_true(dig("9e3779b1-9e37-79b1-779b-c46d23eb0001",
+                    1764000000000001) == UINT64_C(0xe15d46265e903aa7));
+    assert_true(dig("", 0) == UINT64_C(0xd59d71f7ff084737));
+    const char *a[2] = {"ab", "c"}, *b[2] = {"a", "bc"};
+    size_t la[2] = {2, 1}, lb[2] = {1, 2};
+    assert_true(cdc_dedup_digest(a, la, 2, 5) == UINT64_C(0xb1c74542f383e0f1));
+    assert_true(cdc_dedup_digest(b, lb, 2, 5) == UINT64_C(0x46eff5a2533f794f));
+    assert_true(cdc_dedup_digest(NULL, NULL, 0, -1) ==
+                UINT64_C(0x5dce615644aea312));
+#else
+    skip();
+#endif
+}
+
 static void test_add_contains_prune_grow(void **state)
 {
     (void)state;
@@ -84,6 +107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digest_distinguishes),
+        cmocka_unit_test(test_digest_values_are_stable),
         cmocka_unit_test(test_add_contains_prune_grow),
         cmocka_unit_test(test_export_only_delivered),
     };
