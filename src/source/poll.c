@@ -404,16 +404,17 @@ static const char columns_sql[] =
     "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
     "AND NOT a.attisdropped ORDER BY a.attnum";
 
+/* From pg_catalog, not information_schema: its constraint views show a
+ * table's keys only to roles with more than SELECT on it. */
 static const char pkey_sql[] =
-    "SELECT kcu.column_name "
-    "FROM information_schema.table_constraints tc "
-    "JOIN information_schema.key_column_usage kcu "
-    "ON kcu.constraint_schema = tc.constraint_schema "
-    "AND kcu.constraint_name = tc.constraint_name "
-    "AND kcu.table_name = tc.table_name "
-    "WHERE tc.constraint_type = 'PRIMARY KEY' "
-    "AND tc.table_schema = $1 AND tc.table_name = $2 "
-    "ORDER BY kcu.ordinal_position";
+    "SELECT a.attname "
+    "FROM pg_catalog.pg_index i "
+    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+    "AND a.attnum = ANY (i.indkey) "
+    "WHERE i.indisprimary AND n.nspname = $1 AND c.relname = $2 "
+    "ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
 static bool usable_ts_type(uint32_t oid)
 {
@@ -422,8 +423,7 @@ static bool usable_ts_type(uint32_t oid)
 }
 
 /* SELECT permission: reading no rows still needs it. Checked before the
- * key, because the catalog views hide a table's constraints from a role
- * that may not read it. */
+ * key, so a role that may not read the table hears that first. */
 static cdc_err_t check_select(cdc_poller_t *p, PGconn *conn, char *errstr,
                               size_t n)
 {
@@ -742,10 +742,9 @@ static bool is_ahead(const cdc_poller_t *p, const spec_t *s)
 }
 
 /* Parse a server-time result. */
-static cdc_err_t clock_result(const cdc_poller_t *p, const PGresult *r,
-                              bound_t *out, char *errstr, size_t n)
+static cdc_err_t clock_result(const PGresult *r, bound_t *out, char *errstr,
+                              size_t n)
 {
-    (void)p;
     int64_t us;
     const char *v = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
     if (!ts_us(v, &us))
@@ -1011,27 +1010,18 @@ static cdc_err_t rescan_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
     return err;
 }
 
-/* When the next step is due, or false when nothing is due before then. */
-static bool step_due(const cdc_poller_t *p, int64_t now, int64_t *next_ms)
+/* Begin the next step if one is due; else false, and *next_ms: when. */
+static bool begin_step(cdc_poller_t *p, int64_t now, int64_t *next_ms)
 {
     bool fast_due = !p->fast_idle || now >= p->next_fast_ms;
     bool rescan_due = p->rescan_active ||
                       (p->fast.ts && now >= p->next_rescan_ms);
-    if (fast_due || rescan_due) {
-        *next_ms = now;
-        return true;
+    if (!fast_due && !rescan_due) {
+        *next_ms = p->next_fast_ms;
+        if (p->fast.ts && p->next_rescan_ms < *next_ms)
+            *next_ms = p->next_rescan_ms;
+        return false;
     }
-    *next_ms = p->next_fast_ms;
-    if (p->fast.ts && p->next_rescan_ms < *next_ms)
-        *next_ms = p->next_rescan_ms;
-    return false;
-}
-
-static void begin_step(cdc_poller_t *p, int64_t now)
-{
-    bool fast_due = !p->fast_idle || now >= p->next_fast_ms;
-    bool rescan_due = p->rescan_active ||
-                      (p->fast.ts && now >= p->next_rescan_ms);
     /* Both due: alternate, so neither starves. A long re-scan pass runs
      * page after page, with a fast page every poll interval between, so
      * new rows keep their latency. */
@@ -1039,6 +1029,7 @@ static void begin_step(cdc_poller_t *p, int64_t now)
     p->in_step = true;
     p->step_clock = false;
     p->step_ms = now;
+    return true;
 }
 
 /* The step is over (err: how it went); *next_ms: when the next is due. */
@@ -1116,19 +1107,19 @@ static cdc_err_t apply(cdc_poller_t *p, query_t q, PGresult *r, PGconn *conn,
         err = cdc_db_result_error(r, conn, "reading the server time", errstr, n);
     } else if (q == Q_START) {
         bound_t b = {NULL, 0};
-        if ((err = clock_result(p, r, &b, errstr, n)) == CDC_OK) {
+        if ((err = clock_result(r, &b, errstr, n)) == CDC_OK) {
             cursor_set(&p->fast, json_incref(b.ts), NULL, b.us);
             advance_safe(p, &b);
         }
         bound_set(&b, NULL, 0);
     } else if (q == Q_HORIZON && p->step_rescan) {
-        if ((err = clock_result(p, r, &p->rescan_horizon, errstr, n)) == CDC_OK) {
+        if ((err = clock_result(r, &p->rescan_horizon, errstr, n)) == CDC_OK) {
             cursor_copy(&p->rescan_end, &p->fast);
             cursor_set(&p->rescan_pos, NULL, NULL, 0);
             p->rescan_active = true;
         }
     } else if (q == Q_HORIZON) {
-        err = clock_result(p, r, &p->horizon, errstr, n);
+        err = clock_result(r, &p->horizon, errstr, n);
         p->step_clock = true;
     } else {
         PGconn *ahead = may_ahead ? conn : NULL;
@@ -1170,11 +1161,10 @@ cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t now,
                 /* Sent by the last step for this one: is it still what
                  * this step asks? */
                 p->ahead = false;
-                if (!step_due(p, now, next_ms)) {
+                if (!begin_step(p, now, next_ms)) {
                     PQclear(r);
                     return CDC_OK;
                 }
-                begin_step(p, now);
                 if (next_query(p, &s) != Q_PAGE || !is_ahead(p, &s)) {
                     PQclear(r);
                     continue;
@@ -1189,11 +1179,8 @@ cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t now,
         if (!p->ncols &&
             (err = cdc_poller_discover(p, conn, errstr, n)) != CDC_OK)
             return err;
-        if (!p->in_step) {
-            if (!step_due(p, now, next_ms))
-                return CDC_OK;
-            begin_step(p, now);
-        }
+        if (!p->in_step && !begin_step(p, now, next_ms))
+            return CDC_OK;
         if ((q = next_query(p, &s)) == Q_NONE) {
             /* a re-scan with nothing to re-read yet */
             p->next_rescan_ms =

@@ -280,15 +280,17 @@ static const char columns_sql[] =
     "AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' "
     "ORDER BY 1, 2, a.attnum";
 
+/* From pg_catalog, not information_schema: its constraint views show a
+ * table's keys only to roles with more than SELECT on it. */
 static const char pkey_sql[] =
-    "SELECT tc.table_schema, tc.table_name, kcu.column_name "
-    "FROM information_schema.table_constraints tc "
-    "JOIN information_schema.key_column_usage kcu "
-    "ON kcu.constraint_schema = tc.constraint_schema "
-    "AND kcu.constraint_name = tc.constraint_name "
-    "AND kcu.table_name = tc.table_name "
-    "WHERE tc.constraint_type = 'PRIMARY KEY' "
-    "ORDER BY 1, 2, kcu.ordinal_position";
+    "SELECT n.nspname, c.relname, a.attname "
+    "FROM pg_catalog.pg_index i "
+    "JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+    "AND a.attnum = ANY (i.indkey) "
+    "WHERE i.indisprimary "
+    "ORDER BY 1, 2, array_position(i.indkey::int2[], a.attnum)";
 
 cdc_err_t cdc_stream_schema_load(cdc_stream_schema_t *s, PGconn *conn,
                                  size_t *ntables, char *errstr, size_t n)

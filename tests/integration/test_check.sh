@@ -99,15 +99,13 @@ cdc_assert_eq "✔ database 127.0.0.1:PORT (sslmode disable) as postgres
 cdc_assert_eq 3 "$rc" "exit status with a secondary on a closed port"
 
 # A secondary without the role refuses the login. The secondary's port
-# comes from dsql.port here: its line names it all the same. (The key
-# columns are given: information_schema hides the primary key from a role
-# that may only SELECT.)
+# comes from dsql.port here: its line names it all the same. The role may
+# only SELECT, and its table's primary key is found all the same.
 cap_sql "DO \$\$ BEGIN CREATE ROLE check_primary_only LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" \
         "GRANT SELECT ON event_headers TO check_primary_only"
 cap_config "$CDC_TEST_TMP/secrole.json" "dsql.tables=event_headers" "sink.type=stdout" \
         "dsql.endpoint.primary=127.0.0.1:$PGPORT" "dsql.port=$CDC_PG_SECOND_PORT" \
-        "dsql.endpoint.secondary=127.0.0.1" "dsql.iam.username=check_primary_only" \
-        "dsql.key.columns=id"
+        "dsql.endpoint.secondary=127.0.0.1" "dsql.iam.username=check_primary_only"
 run_check "$CDC_TEST_TMP/secrole.json"
 cdc_assert_eq "✔ database 127.0.0.1:PORT (sslmode disable) as check_primary_only
 ✘ database: secondary 127.0.0.1:PORT2: the server rejected the password as check_primary_only: connection to server at \"127.0.0.1\", port PORT2 failed: FATAL: role \"check_primary_only\" does not exist; check dsql.password and dsql.iam.username
