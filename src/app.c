@@ -55,6 +55,7 @@ typedef struct {
     struct { uint64_t upto; int64_t commit_us; } lag[LAG_SAMPLES];
     size_t lag_head, lag_len;
     uint64_t produced, acked;
+    int64_t poll_started; /* the poll in progress began (its first step) */
 } task_t;
 
 #define PROGRESS_MS 10000
@@ -313,13 +314,19 @@ static void step_task(app_t *a, task_t *t, int64_t now)
     char errstr[1024];
     int64_t interval = cdc_config_int(a->cfg, CDC_KEY_POLL_INTERVAL_MS);
     cdc_emitter_t e = {a, t};
-    int64_t started = mono_ms();
+    if (!t->poll_started)
+        t->poll_started = mono_ms();
     cdc_err_t err = t->source->ops->step(t->source, &e, now, &t->next_ms,
                                          errstr, sizeof errstr);
-    cdc_metrics_observe_poll(cdc_metrics_task(a->metrics, t->source->index),
-                             (double)(mono_ms() - started) / 1000.0);
+    bool waiting = task_fd(t) >= 0;
+    if (!waiting) {
+        /* A poll is done: from its first step to now, answers waited for */
+        cdc_metrics_observe_poll(cdc_metrics_task(a->metrics, t->source->index),
+                                 (double)(mono_ms() - t->poll_started) / 1000.0);
+        t->poll_started = 0;
+    }
     if (err == CDC_OK) {
-        log_progress(t, now, t->next_ms <= now || task_fd(t) >= 0);
+        log_progress(t, now, t->next_ms <= now || waiting);
         return;
     }
     if (err == CDC_ERR_SCHEMA && strstr(errstr, "polling")) {
@@ -471,6 +478,7 @@ static void restart_one(task_t *t)
 {
     set_task_state(t, TASK_RUNNING, NULL);
     t->next_ms = 0;
+    t->poll_started = 0;
 }
 
 static cdc_err_t rest_restart(void *ud, bool include_tasks, bool only_failed,
@@ -530,7 +538,7 @@ static cdc_err_t rebuild_all(app_t *a, char *errstr, size_t n)
     cdc_err_t err = cdc_offsets_flush(a->offsets, errstr, n);
     for (size_t i = 0; err == CDC_OK && i < a->ntasks; i++) {
         err = build_source(a, &a->tasks[i], errstr, n);
-        a->tasks[i].next_ms = 0;
+        a->tasks[i].next_ms = a->tasks[i].poll_started = 0;
     }
     return err;
 }
