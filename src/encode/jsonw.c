@@ -200,16 +200,19 @@ static cdc_err_t fail(cdc_jsonw_t *w, cdc_err_t err)
     return w->err;
 }
 
-static cdc_err_t put(cdc_jsonw_t *w, const char *s, size_t n)
+/* Inline, so that appends of a constant length become plain stores. */
+static inline cdc_err_t put(cdc_jsonw_t *w, const char *s, size_t n)
 {
     if (cdc_buf_append(w->buf, s, n) != CDC_OK)
         return fail(w, CDC_ERR_NOMEM);
     return CDC_OK;
 }
 
-static cdc_err_t put_c(cdc_jsonw_t *w, char c)
+static inline cdc_err_t put_c(cdc_jsonw_t *w, char c)
 {
-    return put(w, &c, 1);
+    if (cdc_buf_putc(w->buf, c) != CDC_OK)
+        return fail(w, CDC_ERR_NOMEM);
+    return CDC_OK;
 }
 
 /* Check a value may come here and write the separator in front of it. */
@@ -321,16 +324,20 @@ cdc_err_t cdc_jsonw_key(cdc_jsonw_t *w, const char *s, size_t len)
         !((w->is_object >> (w->depth - 1)) & 1))
         return fail(w, CDC_ERR_INVALID_ARG);
 
-    uint64_t bit = UINT64_C(1) << (w->depth - 1);
-    cdc_err_t err;
-    if ((w->has_member & bit) && (err = put_c(w, ',')) != CDC_OK)
-        return err;
-    w->has_member |= bit;
-    if ((err = put_c(w, '"')) != CDC_OK)
-        return err;
-    if (put_escaped(w->buf, (const unsigned char *)s, len) != CDC_OK)
+    /* One check covers the separator, the quotes and the colon unless the
+     * name needs escapes (put_escaped then grows the buffer itself). */
+    cdc_buf_t *b = w->buf;
+    if (cdc_buf_reserve(b, len + 4) != CDC_OK)
         return fail(w, CDC_ERR_NOMEM);
-    if ((err = put(w, "\":", 2)) != CDC_OK)
+    uint64_t bit = UINT64_C(1) << (w->depth - 1);
+    if (w->has_member & bit)
+        b->data[b->len++] = ',';
+    w->has_member |= bit;
+    b->data[b->len++] = '"';
+    if (put_escaped(b, (const unsigned char *)s, len) != CDC_OK)
+        return fail(w, CDC_ERR_NOMEM);
+    cdc_err_t err = put(w, "\":", 2);
+    if (err != CDC_OK)
         return err;
     w->want_value = true;
     return CDC_OK;
@@ -346,9 +353,12 @@ cdc_err_t cdc_jsonw_string(cdc_jsonw_t *w, const char *s, size_t len)
     cdc_err_t err = before_value(w);
     if (err != CDC_OK)
         return err;
-    if ((err = put_c(w, '"')) != CDC_OK)
-        return err;
-    if (put_escaped(w->buf, (const unsigned char *)s, len) != CDC_OK)
+    /* One check for both quotes unless the text needs escapes. */
+    cdc_buf_t *b = w->buf;
+    if (cdc_buf_reserve(b, len + 2) != CDC_OK)
+        return fail(w, CDC_ERR_NOMEM);
+    b->data[b->len++] = '"';
+    if (put_escaped(b, (const unsigned char *)s, len) != CDC_OK)
         return fail(w, CDC_ERR_NOMEM);
     if ((err = put_c(w, '"')) != CDC_OK)
         return err;
@@ -449,19 +459,31 @@ cdc_err_t cdc_jsonw_number(cdc_jsonw_t *w, const char *s, size_t len)
 
 size_t cdc_jsonw_fmt_int(char *dst, int64_t v)
 {
+    /* Two digits per division: "00" "01" ... "99". */
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
     char tmp[20];
-    size_t n = 0, len = 0;
+    size_t n = sizeof(tmp), len = 0;
     /* Negate in unsigned arithmetic so INT64_MIN is fine. */
     uint64_t u = v < 0 ? UINT64_C(0) - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        unsigned d = (unsigned)(u % 100) * 2;
+        u /= 100;
+        tmp[--n] = pairs[d + 1];
+        tmp[--n] = pairs[d];
+    }
+    if (u >= 10) {
+        tmp[--n] = pairs[u * 2 + 1];
+        tmp[--n] = pairs[u * 2];
+    } else {
+        tmp[--n] = (char)('0' + u);
+    }
     if (v < 0)
         dst[len++] = '-';
-    while (n)
-        dst[len++] = tmp[--n];
-    return len;
+    memcpy(dst + len, tmp + n, sizeof(tmp) - n);
+    return len + sizeof(tmp) - n;
 }
 
 cdc_err_t cdc_jsonw_int(cdc_jsonw_t *w, int64_t v)
