@@ -2,8 +2,11 @@
  * test_db_conn.c - the connection state machine of db/conn.h against small
  * PostgreSQL servers run here: connecting without blocking, backoff, slow
  * retries after refused logins, timeouts, lost connections, 40001 without
- * penalty, recycling, failover and failback, and IAM tokens per connection
- * with a fallback to a still-valid one while the credential chain fails.
+ * penalty, recycling, failover and failback, IAM tokens per connection
+ * with a fallback to a still-valid one while the credential chain fails,
+ * and the pool: one borrower per connection, dsql.pool.max.size,
+ * cdc_db_may_keep, dsql.pool.min.idle, and failures among several
+ * connections counted once.
  *
  * The server speaks just enough of the v3 protocol: cleartext password,
  * AuthenticationOk, ReadyForQuery, and answers to SET, "SELECT 1",
@@ -740,11 +743,13 @@ static void test_admin_shutdown_is_lost(void **state)
 }
 
 /* Past dsql.connection.max.lifetime.ms a connection is closed at release
- * (never while lent) and its replacement starts at once. */
+ * (never while lent) and its replacement starts at once. (min.idle 0: no
+ * second connection is warmed while the first is lent.) */
 static void test_recycled_at_release(void **state)
 {
     fx_t *fx = *state;
-    const char *extra[] = {"dsql.connection.max.lifetime.ms", "1000", NULL};
+    const char *extra[] = {"dsql.connection.max.lifetime.ms", "1000",
+                           "dsql.pool.min.idle", "0", NULL};
     new_db(fx, false, extra);
     PGconn *c = acquire_ok(fx);
     cdc_db_release(fx->db, c, CDC_OK, NULL, tnow(fx) + 500);
@@ -924,6 +929,289 @@ static void test_blocking_get_and_reset(void **state)
     assert_int_equal(atomic_load(&fx->a->logins), 2);
 }
 
+/* --- the pool ------------------------------------------------------------- */
+
+/* The server has dropped every connection (not only been asked to). */
+static void kill_and_wait(fx_t *fx)
+{
+    atomic_store(&fx->a->kill_all, 1);
+    int64_t give_up = real_ms() + 5000;
+    while (atomic_load(&fx->a->kill_all)) {
+        if (real_ms() > give_up)
+            fail_msg("the server did not drop its connections");
+        poll(NULL, 0, 5);
+    }
+}
+
+/* Run service until cond(fx) holds (bounded). */
+static void service_while_not(fx_t *fx, bool (*cond)(fx_t *), const char *what)
+{
+    int64_t give_up = real_ms() + 5000;
+    while (!cond(fx)) {
+        if (real_ms() > give_up)
+            fail_msg("waited 5 s for %s", what);
+        cdc_db_service(fx->db, tnow(fx));
+        poll(NULL, 0, 5);
+    }
+}
+
+/* A query on c that must work. */
+static void select_1(PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT 1");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+}
+
+/* A query on c that fails because the server dropped it; gives c back
+ * saying so, as the poller does. */
+static void fail_and_release(fx_t *fx, PGconn *c)
+{
+    PGresult *r = PQexec(c, "SELECT 1");
+    char e[512];
+    assert_int_not_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    cdc_err_t err = cdc_db_result_error(r, c, "polling t", e, sizeof e);
+    assert_int_equal(err, CDC_ERR_DB_CONNECT);
+    cdc_db_release(fx->db, c, err, r, tnow(fx));
+    PQclear(r);
+}
+
+/* Two borrowers at once get two connections, each with its own query in
+ * flight; given back, they are lent again (the last one given back first)
+ * without new logins. The endpoint's "connected" line is logged once. */
+static void test_two_borrowers_two_connections(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.pool.min.idle", "0", NULL};
+    new_db(fx, false, extra);
+    PGconn *c1 = acquire_ok(fx);
+    PGconn *c2 = acquire_ok(fx);
+    assert_ptr_not_equal(c1, c2);
+    assert_int_equal(atomic_load(&fx->a->logins), 2);
+    assert_int_equal(stats(fx).connects, 2);
+    assert_int_equal(PQsendQuery(c1, "SELECT 1"), 1);
+    assert_int_equal(PQsendQuery(c2, "SELECT 1"), 1);
+    PGconn *both[2] = {c2, c1};
+    for (int i = 0; i < 2; i++) {
+        PGresult *r = PQgetResult(both[i]);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        PQclear(r);
+        assert_null(PQgetResult(both[i]));
+    }
+    assert_int_equal(log_count(fx, ": connected to database "), 1);
+    cdc_db_release(fx->db, c1, CDC_OK, NULL, tnow(fx));
+    cdc_db_release(fx->db, c2, CDC_OK, NULL, tnow(fx));
+    assert_ptr_equal(acquire_ok(fx), c2);
+    assert_ptr_equal(acquire_ok(fx), c1);
+    assert_int_equal(atomic_load(&fx->a->logins), 2);
+    assert_int_equal(atomic_load(&fx->a->accepted), 2);
+}
+
+/* dsql.pool.max.size=2: a third borrower waits (no third connection) and
+ * the two borrowers are told to give one back; the one given back is lent
+ * to it. cdc_db_get cannot wait for a release and says so at once. */
+static void test_pool_full_third_waits(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.pool.max.size", "2", "dsql.pool.min.idle",
+                           "0", NULL};
+    new_db(fx, false, extra);
+    PGconn *c1 = acquire_ok(fx);
+    PGconn *c2 = acquire_ok(fx);
+    assert_true(cdc_db_may_keep(fx->db, c1, tnow(fx)));
+    assert_true(cdc_db_may_keep(fx->db, c2, tnow(fx)));
+    PGconn *c3;
+    int64_t retry_at;
+    char e[1024];
+    for (int i = 0; i < 3; i++) {
+        int64_t t = tnow(fx);
+        assert_int_equal(cdc_db_acquire(fx->db, t, &c3, &retry_at, e,
+                                        sizeof e),
+                         CDC_OK);
+        assert_null(c3);
+        assert_true(retry_at >= t + 10 && retry_at <= tnow(fx) + 10);
+        cdc_db_service(fx->db, tnow(fx));
+    }
+    assert_int_equal(atomic_load(&fx->a->accepted), 2);
+    assert_false(cdc_db_may_keep(fx->db, c1, tnow(fx)));
+    assert_false(cdc_db_may_keep(fx->db, c2, tnow(fx)));
+    PGconn *g = c1;
+    int64_t t0 = real_ms();
+    assert_int_equal(cdc_db_get(fx->db, &g, e, sizeof e), CDC_ERR_DB_CONNECT);
+    assert_null(g);
+    assert_true(real_ms() - t0 < 400);
+    assert_non_null(strstr(e, "all 2 connections are in use "
+                              "(dsql.pool.max.size)"));
+
+    cdc_db_release(fx->db, c1, CDC_OK, NULL, tnow(fx));
+    c3 = acquire_ok(fx);
+    assert_ptr_equal(c3, c1);
+    select_1(c3);
+    /* Lent after the wait: it may be kept. The other one still may not. */
+    assert_true(cdc_db_may_keep(fx->db, c3, tnow(fx)));
+    assert_false(cdc_db_may_keep(fx->db, c2, tnow(fx)));
+    assert_int_equal(atomic_load(&fx->a->accepted), 2);
+    assert_int_equal(stats(fx).connects, 2);
+}
+
+static bool failed_back(fx_t *fx)
+{
+    return cdc_db_state(fx->db, CDC_DB_PRIMARY) == CDC_DB_READY;
+}
+
+/* cdc_db_may_keep: true for a lent connection; false past the lifetime,
+ * for one not lent or unknown, and for the secondary's once failed back. */
+static void test_may_keep(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.connection.max.lifetime.ms", "60000", NULL};
+    new_db(fx, false, extra);
+    PGconn *c = acquire_ok(fx);
+    int64_t t = tnow(fx);
+    assert_true(cdc_db_may_keep(fx->db, c, t));
+    assert_true(cdc_db_may_keep(fx->db, c, t + 59000));
+    assert_false(cdc_db_may_keep(fx->db, c, t + 60000));
+    assert_false(cdc_db_may_keep(fx->db, NULL, t));
+    cdc_db_release(fx->db, c, CDC_OK, NULL, t);
+    assert_false(cdc_db_may_keep(fx->db, c, t));
+
+    const char *fo[] = {"dsql.failover.after.failures", "1",
+                        "dsql.failback.check.interval.ms", "1000",
+                        "dsql.pool.min.idle", "0", NULL};
+    new_db(fx, true, fo);
+    atomic_store(&fx->a->mode, SRV_REFUSE);
+    c = acquire_ok(fx); /* refused once: failed over */
+    assert_int_equal(atoi(PQport(c)), fx->b->port);
+    assert_true(cdc_db_may_keep(fx->db, c, tnow(fx)));
+    atomic_store(&fx->a->mode, SRV_ACCEPT);
+    fx->skew += 1000;
+    service_while_not(fx, failed_back, "the failback");
+    assert_int_equal(stats(fx).failbacks, 1);
+    assert_false(cdc_db_may_keep(fx->db, c, tnow(fx)));
+    select_1(c); /* still open until given back */
+    cdc_db_release(fx->db, c, CDC_OK, NULL, tnow(fx));
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_SECONDARY), CDC_DB_CLOSED);
+}
+
+static bool two_connected(fx_t *fx)
+{
+    return stats(fx).connects == 2;
+}
+
+/* dsql.pool.min.idle=2 keeps two connections open before anyone asks;
+ * lent ones count (no third is opened beside them), a third borrower
+ * makes the pool grow (up to dsql.pool.max.size), and a connection above
+ * min.idle closes after 10 minutes idle. */
+static void test_min_idle_two(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.pool.min.idle", "2", "dsql.pool.max.size",
+                           "3", NULL};
+    new_db(fx, false, extra);
+    assert_true(cdc_db_next_deadline(fx->db) <= tnow(fx));
+    service_while_not(fx, two_connected, "two connections");
+    assert_int_equal(atomic_load(&fx->a->logins), 2);
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_PRIMARY), CDC_DB_READY);
+    assert_true(cdc_db_next_deadline(fx->db) > tnow(fx) + 60000);
+    /* Both ready: lent without connecting, and none added beside them. */
+    PGconn *c1 = acquire_ok(fx);
+    PGconn *c2 = acquire_ok(fx);
+    assert_ptr_not_equal(c1, c2);
+    for (int i = 0; i < 5; i++) {
+        cdc_db_service(fx->db, tnow(fx));
+        poll(NULL, 0, 5);
+    }
+    assert_int_equal(atomic_load(&fx->a->accepted), 2);
+    assert_true(cdc_db_next_deadline(fx->db) > tnow(fx) + 60000);
+    PGconn *c3 = acquire_ok(fx);
+    assert_int_equal(atomic_load(&fx->a->logins), 3);
+    assert_true(c3 != c1 && c3 != c2);
+
+    cdc_db_release(fx->db, c1, CDC_OK, NULL, tnow(fx));
+    cdc_db_release(fx->db, c2, CDC_OK, NULL, tnow(fx));
+    cdc_db_release(fx->db, c3, CDC_OK, NULL, tnow(fx));
+    int64_t due = cdc_db_next_deadline(fx->db);
+    assert_true(due > tnow(fx) + 590000 && due <= tnow(fx) + 600000);
+    fx->skew += 600000;
+    cdc_db_service(fx->db, tnow(fx));
+    assert_int_equal(log_count(fx, "connection closed: idle for "), 1);
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_PRIMARY), CDC_DB_READY);
+    assert_true(cdc_db_next_deadline(fx->db) > tnow(fx) + 60000);
+    /* Two left: a third borrower needs a new connection. */
+    acquire_ok(fx);
+    acquire_ok(fx);
+    assert_int_equal(atomic_load(&fx->a->logins), 3);
+    acquire_ok(fx);
+    assert_int_equal(atomic_load(&fx->a->logins), 4);
+}
+
+/* Three connections, all dropped by the server: the failure counts once
+ * (no failover after 2), the idle one is checked at once, the lent one's
+ * failure at release is the same failure; then a new connection. */
+static void test_lost_among_several(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.failover.after.failures", "2",
+                           "dsql.pool.min.idle", "0", NULL};
+    new_db(fx, true, extra);
+    PGconn *c1 = acquire_ok(fx);
+    PGconn *c2 = acquire_ok(fx);
+    PGconn *c3 = acquire_ok(fx);
+    cdc_db_release(fx->db, c3, CDC_OK, NULL, tnow(fx));
+    assert_int_equal(atomic_load(&fx->a->logins), 3);
+    kill_and_wait(fx);
+
+    fail_and_release(fx, c1);
+    assert_int_equal(stats(fx).lost, 2); /* c1, and c3 found idle */
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_PRIMARY), CDC_DB_READY);
+    assert_int_equal(log_count(fx, "; retrying in 0 ms"), 1);
+    fail_and_release(fx, c2);
+    assert_int_equal(stats(fx).lost, 3);
+    assert_int_equal(log_count(fx, "; retrying in"), 1);
+    assert_int_equal(stats(fx).failovers, 0);
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_PRIMARY), CDC_DB_BACKOFF);
+
+    PGconn *c = acquire_ok(fx);
+    assert_int_equal(atoi(PQport(c)), fx->a->port);
+    select_1(c);
+    assert_int_equal(atomic_load(&fx->a->logins), 4);
+    assert_int_equal(atomic_load(&fx->b->accepted), 0);
+}
+
+static bool primary_not_ready(fx_t *fx)
+{
+    return cdc_db_state(fx->db, CDC_DB_PRIMARY) != CDC_DB_READY;
+}
+
+/* One connection killed alone (57P01): the idle one is checked, found
+ * fine and kept. Once it has worked again, its own loss later is a new
+ * failure, counted and logged. */
+static void test_lost_one_spares_the_others(void **state)
+{
+    fx_t *fx = *state;
+    const char *extra[] = {"dsql.pool.min.idle", "0", NULL};
+    new_db(fx, false, extra);
+    PGconn *c1 = acquire_ok(fx);
+    PGconn *c2 = acquire_ok(fx);
+    cdc_db_release(fx->db, c2, CDC_OK, NULL, tnow(fx));
+    PGresult *r = PQexec(c1, "SELECT shutdown");
+    cdc_db_release(fx->db, c1, CDC_ERR_DB_CONNECT, r, tnow(fx));
+    PQclear(r);
+    assert_int_equal(stats(fx).lost, 1);
+    assert_int_equal(cdc_db_state(fx->db, CDC_DB_PRIMARY), CDC_DB_READY);
+    PGconn *c = acquire_ok(fx);
+    assert_ptr_equal(c, c2);
+    select_1(c);
+    assert_int_equal(atomic_load(&fx->a->logins), 2);
+    cdc_db_release(fx->db, c, CDC_OK, NULL, tnow(fx));
+
+    kill_and_wait(fx);
+    service_while_not(fx, primary_not_ready, "the loss to be noticed");
+    assert_int_equal(stats(fx).lost, 2);
+    assert_true(log_has(fx, "; retrying in 100 ms"));
+}
+
 /* --- IAM tokens ------------------------------------------------------------ */
 
 static int64_t chain_clock(void *ud)
@@ -1062,6 +1350,12 @@ int main(void)
         T(test_failover_and_failback),
         T(test_no_secondary_keeps_retrying),
         T(test_blocking_get_and_reset),
+        T(test_two_borrowers_two_connections),
+        T(test_pool_full_third_waits),
+        T(test_may_keep),
+        T(test_min_idle_two),
+        T(test_lost_among_several),
+        T(test_lost_one_spares_the_others),
         T(test_iam_token_per_connection_and_fallback),
     };
 #undef T
