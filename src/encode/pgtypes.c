@@ -198,6 +198,21 @@ static bool read_digits(const char **p, const char *end, int min, int max,
     return true;
 }
 
+/*
+ * read_2(p, end, out), the shape of every date and time field
+ * but the year and the fraction, without the loop.
+ */
+static inline bool read_2(const char **p, const char *end, int64_t *out)
+{
+    const char *q = *p;
+    if (end - q < 2 || !is_digit(q[0]) || !is_digit(q[1]) ||
+        (end - q > 2 && is_digit(q[2])))
+        return false;
+    *out = (q[0] - '0') * 10 + (q[1] - '0');
+    *p = q + 2;
+    return true;
+}
+
 static bool read_char(const char **p, const char *end, char c)
 {
     if (*p < end && **p == c) {
@@ -259,10 +274,10 @@ static bool parse_ymd(const char **p, const char *end, int64_t *y, int *m,
     int64_t v;
     if (!read_digits(p, end, 4, 7, y) || !read_char(p, end, '-'))
         return false;
-    if (!read_digits(p, end, 2, 2, &v) || v < 1 || v > 12)
+    if (!read_2(p, end, &v) || v < 1 || v > 12)
         return false;
     *m = (int)v;
-    if (!read_char(p, end, '-') || !read_digits(p, end, 2, 2, &v) || v < 1)
+    if (!read_char(p, end, '-') || !read_2(p, end, &v) || v < 1)
         return false;
     *d = (int)v;
     return true;
@@ -276,9 +291,9 @@ static bool parse_hms(const char **p, const char *end, bool allow_24,
                       int64_t *usec)
 {
     int64_t h, mi, s, frac = 0;
-    if (!read_digits(p, end, 2, 2, &h) || !read_char(p, end, ':') ||
-        !read_digits(p, end, 2, 2, &mi) || !read_char(p, end, ':') ||
-        !read_digits(p, end, 2, 2, &s))
+    if (!read_2(p, end, &h) || !read_char(p, end, ':') ||
+        !read_2(p, end, &mi) || !read_char(p, end, ':') ||
+        !read_2(p, end, &s))
         return false;
     if (read_char(p, end, '.')) {
         const char *start = *p;
@@ -306,13 +321,13 @@ static bool parse_offset(const char **p, const char *end, int64_t *secs)
     else
         return false;
     int64_t h, mi = 0, s = 0;
-    if (!read_digits(p, end, 2, 2, &h) || h > 15)
+    if (!read_2(p, end, &h) || h > 15)
         return false;
     if (read_char(p, end, ':')) {
-        if (!read_digits(p, end, 2, 2, &mi) || mi > 59)
+        if (!read_2(p, end, &mi) || mi > 59)
             return false;
         if (read_char(p, end, ':') &&
-            (!read_digits(p, end, 2, 2, &s) || s > 59))
+            (!read_2(p, end, &s) || s > 59))
             return false;
     }
     *secs = sign * ((h * 60 + mi) * 60 + s);
@@ -340,16 +355,18 @@ static bool fix_date(int64_t *y, int m, int d, bool bc)
     return d <= days_in_month(*y, m);
 }
 
-/* [date] [time] for timestamp / timestamptz: days, time of day, offset. */
-static bool parse_datetime(const char *s, size_t len, bool with_tz,
-                           int64_t *days, int64_t *tod, int64_t *offset)
+/*
+ * [date] [time] for timestamp / timestamptz: the date (astronomical year),
+ * the time of day and the offset.
+ */
+static bool parse_datetime_parts(const char *s, size_t len, bool with_tz,
+                                 int64_t *y, int *m, int *d, int64_t *tod,
+                                 int64_t *offset)
 {
     const char *p = s, *end = s + len;
-    int64_t y;
-    int m, d;
     bool bc;
     *offset = 0;
-    if (!parse_ymd(&p, end, &y, &m, &d))
+    if (!parse_ymd(&p, end, y, m, d))
         return false;
     if (!read_char(&p, end, ' ') && !read_char(&p, end, 'T'))
         return false;
@@ -357,7 +374,16 @@ static bool parse_datetime(const char *s, size_t len, bool with_tz,
         return false;
     if (with_tz && !parse_offset(&p, end, offset))
         return false;
-    if (!parse_era_end(&p, end, &bc) || !fix_date(&y, m, d, bc))
+    return parse_era_end(&p, end, &bc) && fix_date(y, *m, *d, bc);
+}
+
+/* The same with the date as days since 1970-01-01. */
+static bool parse_datetime(const char *s, size_t len, bool with_tz,
+                           int64_t *days, int64_t *tod, int64_t *offset)
+{
+    int64_t y;
+    int m, d;
+    if (!parse_datetime_parts(s, len, with_tz, &y, &m, &d, tod, offset))
         return false;
     *days = days_from_civil(y, m, d);
     return true;
@@ -373,6 +399,13 @@ static size_t fmt_year(char *o, int64_t y)
     } else if (y > 9999) {
         o[n++] = '+';
     }
+    if (y <= 9999) { /* the usual case: exactly four digits */
+        o[n] = (char)('0' + y / 1000);
+        o[n + 1] = (char)('0' + y / 100 % 10);
+        o[n + 2] = (char)('0' + y / 10 % 10);
+        o[n + 3] = (char)('0' + y % 10);
+        return n + 4;
+    }
     char tmp[20];
     size_t k = cdc_jsonw_fmt_int(tmp, y);
     for (size_t pad = k; pad < 4; pad++)
@@ -381,18 +414,21 @@ static size_t fmt_year(char *o, int64_t y)
     return n + k;
 }
 
-static size_t fmt_2(char *o, int64_t v)
+static size_t fmt_2(char *o, unsigned v)
 {
     o[0] = (char)('0' + v / 10);
     o[1] = (char)('0' + v % 10);
     return 2;
 }
 
-/* "HH:MM:SS" plus ".f" without trailing zeros when the fraction is not 0. */
+/*
+ * "HH:MM:SS" plus ".f" without trailing zeros when the fraction is not 0.
+ * usec_of_day is within [0, one day), so 32-bit unsigned parts suffice.
+ */
 static size_t fmt_time(char *o, int64_t usec_of_day)
 {
-    int64_t secs = usec_of_day / USECS_PER_SEC;
-    int64_t frac = usec_of_day % USECS_PER_SEC;
+    uint32_t secs = (uint32_t)(usec_of_day / USECS_PER_SEC);
+    uint32_t frac = (uint32_t)(usec_of_day % USECS_PER_SEC);
     size_t n = 0;
     n += fmt_2(o + n, secs / 3600);
     o[n++] = ':';
@@ -432,18 +468,20 @@ static cdc_err_t render_timestamptz(cdc_jsonw_t *w, const char *s, size_t len)
     if (span_eq(s, len, "infinity") || span_eq(s, len, "-infinity"))
         return put_plain_string(w, s, len);
 
-    int64_t days, tod, offset;
-    if (!parse_datetime(s, len, true, &days, &tod, &offset))
-        return CDC_ERR_PARSE;
-    /* Seconds fit easily: |days| < 2^32, so no overflow before dividing. */
-    int64_t usec_frac = tod % USECS_PER_SEC;
-    int64_t secs = days * SECS_PER_DAY + tod / USECS_PER_SEC - offset;
-    int64_t udays = floor_div(secs, SECS_PER_DAY);
-    int64_t sod = secs - udays * SECS_PER_DAY;
-
-    int64_t y;
+    int64_t y, tod, offset;
     int m, d;
-    cdc_pgtypes_civil_from_days(udays, &y, &m, &d);
+    if (!parse_datetime_parts(s, len, true, &y, &m, &d, &tod, &offset))
+        return CDC_ERR_PARSE;
+    int64_t usec_frac = tod % USECS_PER_SEC;
+    int64_t sod = tod / USECS_PER_SEC;
+    /* At offset 0 (what a UTC session prints) the date and time stay. */
+    if (offset != 0) {
+        /* Seconds fit easily: |days| < 2^32, so no overflow. */
+        int64_t secs = days_from_civil(y, m, d) * SECS_PER_DAY + sod - offset;
+        int64_t udays = floor_div(secs, SECS_PER_DAY);
+        sod = secs - udays * SECS_PER_DAY;
+        cdc_pgtypes_civil_from_days(udays, &y, &m, &d);
+    }
 
     char o[64];
     size_t n = fmt_year(o, y);
