@@ -154,15 +154,25 @@ static bool col_optional(const cdc_column_t *col)
 
 /* ---- the schema cache ---------------------------------------------------- */
 
-/* FNV-1a, 64 bit. */
+/*
+ * Bucket hash of a signature, 8 bytes per step (a byte at a time was most
+ * of a cache hit's cost). Only picks the bucket: entries are matched by
+ * comparing the whole signature, and the hash never leaves the process.
+ */
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= UINT64_C(1099511628211);
+    const uint64_t mul = UINT64_C(0x9E3779B97F4A7C15);
+    uint64_t h = n * mul, v;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&v, p, 8);
+        h = (h ^ v) * mul;
+        h ^= h >> 29;
     }
-    return h;
+    v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    h = (h ^ v) * mul;
+    return h ^ h >> 32;
 }
 
 /*
