@@ -742,6 +742,8 @@ static bool connection_lost(PGconn *conn, cdc_err_t result,
     const char *msg = res && !bad ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg)
         msg = PQerrorMessage(conn);
+    if (!bad && (!msg || !*msg))
+        msg = "the server stopped answering (the caller's query timed out)";
     if (!bad && state && strcmp(state, "40001") == 0)
         return false; /* an optimistic concurrency conflict: just retry */
     bool lost = bad || result == CDC_ERR_DB_CONNECT ||
@@ -1142,8 +1144,12 @@ void cdc_db_release(cdc_db_t *db, PGconn *conn, cdc_err_t result,
     if (connection_lost(conn, result, last_failed, why, sizeof why))
         conn_failed(db, ep, pc, CDC_ERR_DB_CONNECT, why, now, true, true);
     else if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-        /* Not how the poller leaves it; a fresh session is the safe bet. */
-        close_one(db, ep, pc, now, "left inside a transaction", true);
+        /* A query still running (given up on), or a transaction left
+         * open: a fresh session is the safe bet. */
+        close_one(db, ep, pc, now,
+                  PQtransactionStatus(conn) == PQTRANS_ACTIVE
+                      ? "given back with a query in flight"
+                      : "left inside a transaction", true);
     else if (pc->retire || !is_active(db, ep))
         close_one(db, ep, pc, now, pc->retire ? pc->retire : leaving(db, ep),
                   false);

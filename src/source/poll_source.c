@@ -83,7 +83,7 @@ static cdc_err_t ps_step(cdc_source_t *s, cdc_emitter_t *e, int64_t now,
     page_ctx_t pc = {ps, e, NULL};
     size_t rows;
     err = cdc_poller_step(ps->poller, ps->conn, now,
-                          true /* TEMP may_keep */, emit_row,
+                          cdc_db_may_keep(ps->db, ps->conn, now), emit_row,
                           &pc, &rows, next_ms, errstr, n);
     /* A page read: seal its batch with the position after it, even after
      * an error (the rows emitted before it stand). */
