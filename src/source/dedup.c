@@ -12,11 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+/* 20 bytes: a busy table holds hundreds of thousands of these (every
+ * version of the last dsql.lookback.ms). seq keeps the low 32 bits of the
+ * step number; entries live a few minutes, far fewer than 2^31 steps. */
+typedef struct __attribute__((packed)) {
     uint64_t digest; /* 0 = empty slot */
     int64_t ts_us;
-    uint64_t seq;
+    uint32_t seq;
 } entry_t;
+
+/* Was an entry of step seq emitted by step max_seq or earlier? */
+static bool seq_at_or_before(uint32_t seq, uint64_t max_seq)
+{
+    return (int32_t)(seq - (uint32_t)max_seq) <= 0;
+}
 
 struct cdc_dedup {
     entry_t *slots;
@@ -128,14 +137,15 @@ cdc_err_t cdc_dedup_add(cdc_dedup_t *d, uint64_t digest, int64_t ts_us,
 {
     if (!digest)
         digest = 1;
-    /* Keep the load factor under 1/2 so probes stay short. */
-    if ((d->count + 1) * 2 > d->cap &&
+    /* Keep the load factor under 3/4: probes stay short (linear probing
+     * averages 2.5 for a hit there) and memory follows the entries. */
+    if ((d->count + 1) * 4 > d->cap * 3 &&
         rebuild(d, d->cap * 2, INT64_MIN) != CDC_OK)
         return CDC_ERR_NOMEM;
     size_t i = slot_of(d, digest);
     if (d->slots[i].digest)
         return CDC_OK;
-    d->slots[i] = (entry_t){digest, ts_us, seq};
+    d->slots[i] = (entry_t){digest, ts_us, (uint32_t)seq};
     d->count++;
     return CDC_OK;
 }
@@ -160,7 +170,7 @@ cdc_err_t cdc_dedup_export(const cdc_dedup_t *d, uint64_t max_seq,
 {
     size_t n = 0;
     for (size_t i = 0; i < d->cap; i++)
-        n += d->slots[i].digest && d->slots[i].seq <= max_seq;
+        n += d->slots[i].digest && seq_at_or_before(d->slots[i].seq, max_seq);
     if (!n)
         return CDC_OK;
     unsigned char *raw = malloc(n * 16);
@@ -168,10 +178,13 @@ cdc_err_t cdc_dedup_export(const cdc_dedup_t *d, uint64_t max_seq,
         return CDC_ERR_NOMEM;
     size_t o = 0;
     for (size_t i = 0; i < d->cap; i++) {
-        if (!d->slots[i].digest || d->slots[i].seq > max_seq)
+        const entry_t *e = &d->slots[i];
+        if (!e->digest || !seq_at_or_before(e->seq, max_seq))
             continue;
-        memcpy(raw + o, &d->slots[i].digest, 8);
-        memcpy(raw + o + 8, &d->slots[i].ts_us, 8);
+        uint64_t digest = e->digest;
+        int64_t ts = e->ts_us;
+        memcpy(raw + o, &digest, 8);
+        memcpy(raw + o + 8, &ts, 8);
         o += 16;
     }
     size_t b64_len = 4 * ((o + 2) / 3);

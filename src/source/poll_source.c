@@ -1,9 +1,11 @@
 /*
  * poll_source.c - a table's poller as a source (see poll_source.h).
  *
- * Each step is one page; its records share one tracker batch sealed with the
- * poller's position after the page, so the committed position is always the
- * end of a page whose records, and all before them, were delivered.
+ * The records of each page share one tracker batch sealed with the poller's
+ * position after the page, so the committed position is always the end of a
+ * page whose records, and all before them, were delivered. A connection is
+ * borrowed from the pool for a step and kept across steps while the poller
+ * waits for an answer on it.
  */
 #include "source/poll_source.h"
 

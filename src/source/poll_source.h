@@ -2,7 +2,9 @@
  * poll_source.h - the polling source: one table's poller behind source.h.
  *
  * Owns the table's poller and its delivery tracker; borrows the database
- * connection manager. Positions are stored under the table's name.
+ * connection manager, and from it one connection while a query is in
+ * flight (its socket is the source's wait_fd). Positions are stored under
+ * the table's name.
  */
 #ifndef CDC_POLL_SOURCE_H
 #define CDC_POLL_SOURCE_H

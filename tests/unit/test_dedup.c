@@ -103,9 +103,33 @@ static void test_export_only_delivered(void **state)
     cdc_dedup_destroy(r);
 }
 
+/* Step numbers past 2^32: the set keeps their low 32 bits and still tells
+ * delivered steps from later ones. */
+static void test_export_across_seq_wrap(void **state)
+{
+    (void)state;
+    cdc_dedup_t *d = cdc_dedup_new();
+    cdc_dedup_add(d, dig("a", 1), 1, 0xFFFFFFFFull);
+    cdc_dedup_add(d, dig("b", 2), 2, 0x100000000ull);
+    cdc_dedup_add(d, dig("c", 3), 3, 0x100000001ull);
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    assert_int_equal(cdc_dedup_export(d, 0x100000000ull, &b), CDC_OK);
+    cdc_dedup_t *r = cdc_dedup_new();
+    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    assert_int_equal(cdc_dedup_count(r), 2);
+    assert_true(cdc_dedup_contains(r, dig("a", 1)));
+    assert_true(cdc_dedup_contains(r, dig("b", 2)));
+    assert_false(cdc_dedup_contains(r, dig("c", 3)));
+    cdc_buf_free(&b);
+    cdc_dedup_destroy(d);
+    cdc_dedup_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_export_across_seq_wrap),
         cmocka_unit_test(test_digest_distinguishes),
         cmocka_unit_test(test_digest_values_are_stable),
         cmocka_unit_test(test_add_contains_prune_grow),
