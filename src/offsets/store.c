@@ -102,40 +102,80 @@ static cdc_err_t fsync_dir(const char *path, char *errstr, size_t n)
     return err;
 }
 
+/* Writes the document through a small buffer: positions can carry
+ * megabytes of emitted-set checkpoint, never copied whole here. */
+typedef struct {
+    int fd;
+    char buf[65536];
+    size_t len;
+    int err; /* errno of the first failed write, else 0 */
+} writer_t;
+
+static bool drain(writer_t *w)
+{
+    size_t off = 0;
+    while (!w->err && off < w->len) {
+        ssize_t n = write(w->fd, w->buf + off, w->len - off);
+        if (n < 0 && errno != EINTR)
+            w->err = errno;
+        else if (n > 0)
+            off += (size_t)n;
+    }
+    w->len = 0;
+    return !w->err;
+}
+
+static int put_text(const char *text, size_t len, void *ud)
+{
+    writer_t *w = ud;
+    while (len) {
+        if (w->len == sizeof w->buf && !drain(w))
+            return -1;
+        size_t take = sizeof w->buf - w->len;
+        if (take > len)
+            take = len;
+        memcpy(w->buf + w->len, text, take);
+        w->len += take;
+        text += take;
+        len -= take;
+    }
+    return 0;
+}
+
 cdc_err_t cdc_offsets_flush(cdc_offset_store_t *s, char *errstr, size_t n)
 {
     if (!s->dirty)
         return CDC_OK;
     json_t *root = json_pack("{s:i,s:O}", "version", 1, "tables", s->tables);
-    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    json_decref(root);
-    if (!text)
+    if (!root)
         return cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
 
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     cdc_err_t err = CDC_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    writer_t *w = malloc(sizeof *w);
+    int fd = w ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
     if (fd < 0) {
-        err = cdc_err_set(errstr, n, CDC_ERR_IO, "cannot write offsets to %s: "
-                          "%s (check offset.storage.file.filename)", tmp,
-                          strerror(errno));
+        err = w ? cdc_err_set(errstr, n, CDC_ERR_IO, "cannot write offsets to "
+                              "%s: %s (check offset.storage.file.filename)",
+                              tmp, strerror(errno))
+                : cdc_err_set(errstr, n, CDC_ERR_NOMEM, "out of memory");
         goto out;
     }
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            err = cdc_err_set(errstr, n, CDC_ERR_IO, "write %s: %s", tmp,
-                              strerror(errno));
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (err == CDC_OK && (write(fd, "\n", 1) != 1 || fsync(fd) != 0))
+    w->fd = fd;
+    w->len = 0;
+    w->err = 0;
+    bool dumped = json_dump_callback(root, put_text, w,
+                                     JSON_INDENT(2) | JSON_SORT_KEYS) == 0 &&
+                  put_text("\n", 1, w) == 0 && drain(w);
+    if (w->err)
         err = cdc_err_set(errstr, n, CDC_ERR_IO, "write %s: %s", tmp,
+                          strerror(w->err));
+    else if (!dumped)
+        err = cdc_err_set(errstr, n, CDC_ERR_NOMEM, "write %s: out of memory",
+                          tmp);
+    else if (fsync(fd) != 0)
+        err = cdc_err_set(errstr, n, CDC_ERR_IO, "fsync %s: %s", tmp,
                           strerror(errno));
     close(fd);
     if (err == CDC_OK && rename(tmp, s->path) != 0)
@@ -148,7 +188,8 @@ cdc_err_t cdc_offsets_flush(cdc_offset_store_t *s, char *errstr, size_t n)
     else
         unlink(tmp);
 out:
-    free(text);
+    free(w);
+    json_decref(root);
     return err;
 }
 

@@ -165,6 +165,10 @@ size_t cdc_dedup_count(const cdc_dedup_t *d)
     return d->count;
 }
 
+/* Entries are base64-encoded in chunks of EXPORT_CHUNK (a multiple of 3
+ * entries, so of 3 bytes: the chunks' base64 joins up as the whole's). */
+#define EXPORT_CHUNK (3 * 256)
+
 cdc_err_t cdc_dedup_export(const cdc_dedup_t *d, uint64_t max_seq,
                            cdc_buf_t *out)
 {
@@ -173,29 +177,30 @@ cdc_err_t cdc_dedup_export(const cdc_dedup_t *d, uint64_t max_seq,
         n += d->slots[i].digest && seq_at_or_before(d->slots[i].seq, max_seq);
     if (!n)
         return CDC_OK;
-    unsigned char *raw = malloc(n * 16);
-    if (!raw)
-        return CDC_ERR_NOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < d->cap; i++) {
-        const entry_t *e = &d->slots[i];
-        if (!e->digest || !seq_at_or_before(e->seq, max_seq))
-            continue;
-        uint64_t digest = e->digest;
-        int64_t ts = e->ts_us;
-        memcpy(raw + o, &digest, 8);
-        memcpy(raw + o + 8, &ts, 8);
-        o += 16;
+    cdc_err_t err = cdc_buf_reserve(out, 4 * ((n * 16 + 2) / 3));
+    if (err != CDC_OK)
+        return err;
+    unsigned char raw[EXPORT_CHUNK * 16];
+    size_t k = 0;
+    for (size_t i = 0; i <= d->cap; i++) {
+        if (i < d->cap) {
+            const entry_t *e = &d->slots[i];
+            if (!e->digest || !seq_at_or_before(e->seq, max_seq))
+                continue;
+            uint64_t digest = e->digest;
+            int64_t ts = e->ts_us;
+            memcpy(raw + k * 16, &digest, 8);
+            memcpy(raw + k * 16 + 8, &ts, 8);
+            k++;
+        }
+        if (k == EXPORT_CHUNK || (i == d->cap && k)) {
+            out->len += (size_t)EVP_EncodeBlock(
+                (unsigned char *)out->data + out->len, raw, (int)(k * 16));
+            k = 0;
+        }
     }
-    size_t b64_len = 4 * ((o + 2) / 3);
-    cdc_err_t err = cdc_buf_reserve(out, b64_len);
-    if (err == CDC_OK) {
-        EVP_EncodeBlock((unsigned char *)out->data + out->len, raw, (int)o);
-        out->len += b64_len;
-        out->data[out->len] = '\0';
-    }
-    free(raw);
-    return err;
+    out->data[out->len] = '\0';
+    return CDC_OK;
 }
 
 cdc_err_t cdc_dedup_import(cdc_dedup_t *d, const char *b64, size_t len)

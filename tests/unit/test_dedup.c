@@ -126,9 +126,34 @@ static void test_export_across_seq_wrap(void **state)
     cdc_dedup_destroy(r);
 }
 
+/* An export of more entries than one encoding chunk reads back whole. */
+static void test_export_many(void **state)
+{
+    (void)state;
+    cdc_dedup_t *d = cdc_dedup_new();
+    for (uint64_t i = 1; i <= 2000; i++)
+        cdc_dedup_add(d, i * 0x9E3779B97F4A7C15ull, (int64_t)i, i);
+    cdc_buf_t b;
+    cdc_buf_init(&b);
+    assert_int_equal(cdc_dedup_export(d, 1999, &b), CDC_OK);
+    /* 1999 entries x 16 bytes = 31984 bytes -> 42648 base64 chars */
+    assert_int_equal(b.len, 42648);
+    assert_int_equal(strlen(b.data), 42648);
+    cdc_dedup_t *r = cdc_dedup_new();
+    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    assert_int_equal(cdc_dedup_count(r), 1999);
+    for (uint64_t i = 1; i <= 1999; i++)
+        assert_true(cdc_dedup_contains(r, i * 0x9E3779B97F4A7C15ull));
+    assert_false(cdc_dedup_contains(r, 2000 * 0x9E3779B97F4A7C15ull));
+    cdc_buf_free(&b);
+    cdc_dedup_destroy(d);
+    cdc_dedup_destroy(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_export_many),
         cmocka_unit_test(test_export_across_seq_wrap),
         cmocka_unit_test(test_digest_distinguishes),
         cmocka_unit_test(test_digest_values_are_stable),
