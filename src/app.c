@@ -133,7 +133,6 @@ static void set_task_state(task_t *t, task_state_t s, const char *why)
     }
 }
 
-/* Sink delivery report: route it to the record's source. */
 static int64_t wall_us(void)
 {
     struct timespec ts;
@@ -152,6 +151,7 @@ static void lag_resolve(task_t *t, cdc_task_metrics_t *m)
     }
 }
 
+/* Sink delivery report: count it, route it to the record's source. */
 static void on_delivery(void *record, cdc_err_t err, const char *errstr,
                         void *ctx)
 {
