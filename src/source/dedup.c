@@ -31,6 +31,7 @@ struct cdc_dedup {
     entry_t *slots;
     size_t cap; /* power of two */
     size_t count;
+    int64_t oldest; /* no entry is stamped earlier (INT64_MAX: empty) */
 };
 
 cdc_dedup_t *cdc_dedup_new(void)
@@ -39,6 +40,7 @@ cdc_dedup_t *cdc_dedup_new(void)
     if (!d)
         return NULL;
     d->cap = 1024;
+    d->oldest = INT64_MAX;
     d->slots = calloc(d->cap, sizeof *d->slots);
     if (!d->slots) {
         free(d);
@@ -122,10 +124,13 @@ static cdc_err_t rebuild(cdc_dedup_t *d, size_t cap, int64_t min_ts)
     d->slots = slots;
     d->cap = cap;
     d->count = 0;
+    d->oldest = INT64_MAX;
     for (size_t i = 0; i < old_cap; i++) {
         if (old[i].digest && old[i].ts_us >= min_ts) {
             d->slots[slot_of(d, old[i].digest)] = old[i];
             d->count++;
+            if (old[i].ts_us < d->oldest)
+                d->oldest = old[i].ts_us;
         }
     }
     free(old);
@@ -147,17 +152,46 @@ cdc_err_t cdc_dedup_add(cdc_dedup_t *d, uint64_t digest, int64_t ts_us,
         return CDC_OK;
     d->slots[i] = (entry_t){digest, ts_us, (uint32_t)seq};
     d->count++;
+    if (ts_us < d->oldest)
+        d->oldest = ts_us;
     return CDC_OK;
 }
 
+/*
+ * Called each time the watermark moves (every poll of a busy table), so it
+ * allocates only to shrink: expired slots are emptied in place, then every
+ * entry left is re-seated, going round from an empty slot, so each probe
+ * chain is whole again (an entry's home-to-slot path then holds no hole).
+ */
 void cdc_dedup_prune(cdc_dedup_t *d, int64_t ts_us)
 {
+    if (ts_us <= d->oldest)
+        return; /* nothing stamped before ts_us */
     size_t cap = d->cap;
     /* Shrink when mostly empty, so memory follows the window. */
     while (cap > 1024 && d->count * 8 < cap)
         cap /= 2;
-    if (rebuild(d, cap, ts_us) != CDC_OK)
-        rebuild(d, d->cap, ts_us); /* keep the size; same memory pressure */
+    if (cap < d->cap && rebuild(d, cap, ts_us) == CDC_OK)
+        return;
+    for (size_t i = 0; i < d->cap; i++)
+        if (d->slots[i].digest && d->slots[i].ts_us < ts_us) {
+            d->slots[i].digest = 0;
+            d->count--;
+        }
+    size_t mask = d->cap - 1, start = 0;
+    while (d->slots[start].digest) /* the load factor leaves a hole */
+        start++;
+    d->oldest = INT64_MAX;
+    for (size_t k = 1; k < d->cap; k++) {
+        size_t i = (start + k) & mask;
+        if (!d->slots[i].digest)
+            continue;
+        entry_t e = d->slots[i];
+        d->slots[i].digest = 0;
+        d->slots[slot_of(d, e.digest)] = e;
+        if (e.ts_us < d->oldest)
+            d->oldest = e.ts_us;
+    }
 }
 
 size_t cdc_dedup_count(const cdc_dedup_t *d)
