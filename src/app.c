@@ -21,6 +21,7 @@
 
 #include "auth/credentials.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "db/conn.h"
 #include "encode/debezium.h"
@@ -112,13 +113,6 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void set_task_state(task_t *t, task_state_t s, const char *why)
 {
     if (t->state == s)
@@ -133,18 +127,11 @@ static void set_task_state(task_t *t, task_state_t s, const char *why)
     }
 }
 
-static int64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Samples whose messages are all acknowledged set the lag gauge. */
 static void lag_resolve(task_t *t, cdc_task_metrics_t *m)
 {
     while (t->lag_len && t->lag[t->lag_head].upto <= t->acked) {
-        int64_t lag_us = wall_us() - t->lag[t->lag_head].commit_us;
+        int64_t lag_us = cdc_wall_us() - t->lag[t->lag_head].commit_us;
         m->change_to_delivery_lag_ms = lag_us > 0 ? (uint64_t)lag_us / 1000 : 0;
         t->lag_head = (t->lag_head + 1) % LAG_SAMPLES;
         t->lag_len--;
@@ -315,14 +302,14 @@ static void step_task(app_t *a, task_t *t, int64_t now)
     int64_t interval = cdc_config_int(a->cfg, CDC_KEY_POLL_INTERVAL_MS);
     cdc_emitter_t e = {a, t};
     if (!t->poll_started)
-        t->poll_started = mono_ms();
+        t->poll_started = cdc_mono_ms();
     cdc_err_t err = t->source->ops->step(t->source, &e, now, &t->next_ms,
                                          errstr, sizeof errstr);
     bool waiting = task_fd(t) >= 0;
     if (!waiting) {
         /* A poll is done: from its first step to now, answers waited for */
         cdc_metrics_observe_poll(cdc_metrics_task(a->metrics, t->source->index),
-                                 (double)(mono_ms() - t->poll_started) / 1000.0);
+                                 (double)(cdc_mono_ms() - t->poll_started) / 1000.0);
         t->poll_started = 0;
     }
     if (err == CDC_OK) {
@@ -769,7 +756,7 @@ static void install_signals(void)
  * serve them every 50 ms. */
 static void wait_until(app_t *a, int64_t deadline)
 {
-    int64_t wait = deadline - mono_ms();
+    int64_t wait = deadline - cdc_mono_ms();
     if (wait < 0)
         wait = 0;
     if (wait > 50 && cdc_sink_in_flight(a->sink))
@@ -819,7 +806,7 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
                  a.ntasks, cdc_config_str(c, CDC_KEY_SINK_TYPE));
 
     int64_t flush_every = cdc_config_int(c, CDC_KEY_OFFSET_FLUSH_INTERVAL_MS);
-    int64_t next_flush = mono_ms() + flush_every;
+    int64_t next_flush = cdc_mono_ms() + flush_every;
     while (!got_stop) {
         if (got_hup) {
             got_hup = 0;
@@ -828,7 +815,7 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
                 cdc_log_error("app", "%s", e);
         }
         cdc_sink_poll(a.sink, 0);
-        int64_t now = mono_ms();
+        int64_t now = cdc_mono_ms();
         int64_t deadline = now + 1000;
         bool any_running = false;
         for (size_t i = 0; i < a.ntasks && !got_stop; i++) {
@@ -849,12 +836,12 @@ cdc_err_t cdc_app_run(const cdc_config_t *c, char *errstr, size_t n)
             break;
         }
         if (a.db) {
-            cdc_db_service(a.db, mono_ms());
+            cdc_db_service(a.db, cdc_mono_ms());
             if (cdc_db_next_deadline(a.db) < deadline)
                 deadline = cdc_db_next_deadline(a.db);
         }
         cdc_metrics_tick(a.metrics, now);
-        now = mono_ms();
+        now = cdc_mono_ms();
         commit_delivered(&a, now >= next_flush);
         if (now >= next_flush) {
             char e[512];

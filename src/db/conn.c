@@ -25,6 +25,7 @@
 
 #include "auth/token.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 #define ACQUIRE_WAIT_MS 100   /* most an acquire waits on connecting sockets */
@@ -113,13 +114,6 @@ static void check_idle(cdc_db_t *db, endpoint_t *ep, pconn_t *pc,
                        int64_t now);
 static bool connection_lost(PGconn *conn, cdc_err_t result,
                             const PGresult *res, char *why, size_t n);
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A libpq message on one line: each run of white space (its newlines and
  * tabs) becomes one space, none at the end. */
@@ -681,9 +675,9 @@ static void step(cdc_db_t *db, endpoint_t *ep, pconn_t *pc, int64_t t)
 static void progress(cdc_db_t *db, endpoint_t *ep, int64_t now,
                      int64_t wait_ms)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = cdc_mono_ms();
     for (;;) {
-        int64_t spent = mono_ms() - t0;
+        int64_t spent = cdc_mono_ms() - t0;
         int64_t t = now + spent;
         int64_t left = wait_ms - spent;
         if (left < 0)
@@ -902,7 +896,7 @@ cdc_db_t *cdc_db_new(const cdc_config_t *c, cdc_cred_chain_t *chain)
     db->min_idle = (int)cdc_config_int(c, CDC_KEY_POOL_MIN_IDLE);
     if (db->min_idle > db->max_size)
         db->min_idle = db->max_size;
-    db->last_now = mono_ms();
+    db->last_now = cdc_mono_ms();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     db->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
@@ -1049,7 +1043,7 @@ static PGconn *lend(cdc_db_t *db, pconn_t *pc)
 cdc_err_t cdc_db_acquire(cdc_db_t *db, int64_t now, PGconn **out,
                          int64_t *retry_at, char *errstr, size_t n)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = cdc_mono_ms();
     *out = NULL;
     *retry_at = now;
     cdc_db_service(db, now);
@@ -1059,7 +1053,7 @@ cdc_err_t cdc_db_acquire(cdc_db_t *db, int64_t now, PGconn **out,
     for (int round = 0; round < 2 && !pc && ep != &db->ep[db->active];
          round++) {
         ep = &db->ep[db->active];
-        int64_t t = now + (mono_ms() - t0);
+        int64_t t = now + (cdc_mono_ms() - t0);
         if ((pc = idle_conn(db, ep)))
             break;
         /* One attempt at a time serves whoever asks first. */
@@ -1074,7 +1068,7 @@ cdc_err_t cdc_db_acquire(cdc_db_t *db, int64_t now, PGconn **out,
         *out = lend(db, pc);
         return CDC_OK;
     }
-    int64_t t = now + (mono_ms() - t0);
+    int64_t t = now + (cdc_mono_ms() - t0);
     switch (ep->state) {
     case CDC_DB_FAILED:
         *retry_at = INT64_MAX;
@@ -1186,7 +1180,7 @@ cdc_err_t cdc_db_get(cdc_db_t *db, PGconn **out, char *errstr, size_t n)
     *out = NULL;
     db->got = NULL;
     for (;;) {
-        int64_t now = mono_ms(), retry_at;
+        int64_t now = cdc_mono_ms(), retry_at;
         PGconn *conn;
         uint64_t waits = db->waits;
         cdc_err_t err = cdc_db_acquire(db, now, &conn, &retry_at, errstr, n);
@@ -1206,7 +1200,7 @@ cdc_err_t cdc_db_get(cdc_db_t *db, PGconn **out, char *errstr, size_t n)
                                "%s %s: all %d connections are in use "
                                "(dsql.pool.max.size); try again", ep->role,
                                ep->name, db->max_size);
-        int64_t wait = retry_at - mono_ms();
+        int64_t wait = retry_at - cdc_mono_ms();
         if (wait > 0)
             poll(NULL, 0, (int)(wait > ACQUIRE_WAIT_MS ? ACQUIRE_WAIT_MS : wait));
     }
@@ -1214,7 +1208,7 @@ cdc_err_t cdc_db_get(cdc_db_t *db, PGconn **out, char *errstr, size_t n)
 
 void cdc_db_reset(cdc_db_t *db)
 {
-    int64_t now = mono_ms();
+    int64_t now = cdc_mono_ms();
     endpoint_t *ep = &db->ep[db->active];
     pconn_t *pc = db->got;
     char why[700];

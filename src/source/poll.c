@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "db/conn.h"
 #include "encode/pgtypes.h"
@@ -603,13 +603,6 @@ const char *cdc_poller_ts_column(const cdc_poller_t *p)
 
 /* --- reading ------------------------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* A query ready to send; values borrowed from the poller's state. */
 typedef struct {
     const char *sql;
@@ -885,7 +878,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
     cdc_change_t ch = {
         .schema = p->schema,
         .table = p->table,
-        .ts_ms = now_ms(),
+        .ts_ms = cdc_wall_us() / 1000,
         .cols = p->row,
         .ncols = p->ncols,
     };

@@ -11,9 +11,7 @@
 
 #include <stdlib.h>
 
-#include <sys/time.h>
-#include <time.h>
-
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/metrics.h"
 #include "offsets/tracker.h"
@@ -44,13 +42,6 @@ static cdc_err_t emit_row(const cdc_change_t *ch, void *ctx, char *errstr,
     return cdc_emit(pc->emitter, ch, (cdc_delivery_t *)pc->batch, errstr, n);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Give the connection back; one left with a query in flight is closed. */
 static void give_back(poll_source_t *ps, cdc_err_t err)
 {
@@ -58,7 +49,7 @@ static void give_back(poll_source_t *ps, cdc_err_t err)
         return;
     if (cdc_poller_waiting(ps->poller))
         cdc_poller_abandon(ps->poller);
-    cdc_db_release(ps->db, ps->conn, err, NULL, mono_ms());
+    cdc_db_release(ps->db, ps->conn, err, NULL, cdc_mono_ms());
     ps->conn = NULL;
 }
 
@@ -159,11 +150,8 @@ static void ps_metrics(cdc_source_t *s, cdc_task_metrics_t *m)
     cdc_poller_rescan_stats(p, &m->late_rows, &m->rescan_duplicates_suppressed);
     m->window_versions = cdc_poller_window_size(p);
     int64_t w = cdc_poller_watermark_us(p);
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
     m->watermark_age_seconds =
-        w == INT64_MIN ? 0
-                       : ((double)tv.tv_sec * 1e6 + (double)tv.tv_usec - (double)w) / 1e6;
+        w == INT64_MIN ? 0 : (double)(cdc_wall_us() - w) / 1e6;
 }
 
 static int64_t ps_backlog(cdc_source_t *s, uint64_t emitted)

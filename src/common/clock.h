@@ -1,0 +1,26 @@
+/*
+ * clock.h - the two clocks the daemon reads: monotonic milliseconds for
+ * deadlines and intervals, wall-clock microseconds for comparing with the
+ * database's timestamps.
+ */
+#ifndef CDC_COMMON_CLOCK_H
+#define CDC_COMMON_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t cdc_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t cdc_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+#endif
