@@ -46,6 +46,16 @@ cap_start() {
         CAP_PID=$CDC_SPAWN_PID
 }
 
+# cap_rest_port [LOG]: once the daemon (started with rest.listen=127.0.0.1:0)
+# logs its REST address, the port it got.
+cap_rest_port() {
+        local log=${1:-$CDC_TEST_TMP/dsqlcdc.log}
+        cdc_wait_for 20 _cap_rest_up "$log" ||
+                { echo "no REST API line in $log" >&2; return 1; }
+        sed -n 's|.*REST API on http://127.0.0.1:\([0-9]*\).*|\1|p' "$log"
+}
+_cap_rest_up() { grep -q 'REST API on http://127.0.0.1:[0-9]' "$1"; }
+
 # cap_stop: SIGTERM, then the daemon must exit 0 within 30 s.
 cap_stop() {
         kill -TERM "$CAP_PID"

@@ -16,9 +16,7 @@ topic="$CDC_TOPIC_PREFIX.public.ev"
 cdc_kafka_cmd "topic $topic 1"
 cap_config "$CDC_TEST_TMP/c.json" "dsql.tables=ev" "rest.listen=127.0.0.1:0"
 cap_start "$CDC_TEST_TMP/c.json"
-listening() { grep -q 'REST API on http://127.0.0.1:[0-9]*' "$CDC_TEST_TMP/dsqlcdc.log"; }
-cdc_wait_for 20 listening
-port=$(sed -n 's|.*REST API on http://127.0.0.1:\([0-9]*\).*|\1|p' "$CDC_TEST_TMP/dsqlcdc.log")
+port=$(cap_rest_port)
 
 # lag_in LO HI: the gauge, in whole seconds, is within [LO, HI].
 lag_in() {

@@ -31,8 +31,7 @@ cap_config "$CDC_TEST_TMP/c.json" "dsql.tables=$RES_TABLE" \
         "dsql.failover.after.failures=2" "dsql.failback.check.interval.ms=600000" \
         "retry.backoff.ms=50" "retry.backoff.max.ms=200" "rest.listen=127.0.0.1:0"
 cap_start "$CDC_TEST_TMP/c.json"
-res_wait_log 20 "REST API on http://127.0.0.1:"
-port=$(sed -n 's|.*REST API on http://127.0.0.1:\([0-9]*\).*|\1|p' "$RES_LOG")
+port=$(cap_rest_port "$RES_LOG")
 
 _some() { (($(cdc_topic_count "$RES_TOPIC") >= 300)); }
 cdc_wait_for 30 _some

@@ -17,9 +17,7 @@ cdc_kafka_cmd "topic $topic 1"
 cap_config "$CDC_TEST_TMP/c.json" "dsql.tables=event_headers" \
         "rest.listen=127.0.0.1:0" "dsql.password=pw-secret-4242"
 cap_start "$CDC_TEST_TMP/c.json"
-listening() { grep -q 'REST API on http://127.0.0.1:[0-9]*' "$CDC_TEST_TMP/dsqlcdc.log"; }
-cdc_wait_for 20 listening
-port=$(sed -n 's|.*REST API on http://127.0.0.1:\([0-9]*\).*|\1|p' "$CDC_TEST_TMP/dsqlcdc.log")
+port=$(cap_rest_port)
 base="http://127.0.0.1:$port"
 w="127.0.0.1:$port"
 get() { curl -sS "$base$1"; }
