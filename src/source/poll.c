@@ -684,16 +684,23 @@ static query_t next_query(cdc_poller_t *p, spec_t *s)
     return page_spec(p, false, &p->fast, s);
 }
 
+/* A failed page query (r NULL: the connection's own error) as an error
+ * naming the table. */
+static cdc_err_t poll_error(const cdc_poller_t *p, const PGresult *r,
+                            const PGconn *conn, char *errstr, size_t n)
+{
+    char what[600];
+    snprintf(what, sizeof what, "polling %s", p->name);
+    return cdc_db_result_error(r, conn, what, errstr, n);
+}
+
 static cdc_err_t send_query(cdc_poller_t *p, PGconn *conn, query_t q,
                             const spec_t *s, int64_t now, char *errstr,
                             size_t n)
 {
     if (!PQsendQueryParams(conn, s->sql, s->n, s->types, s->vals, NULL, NULL,
-                           0)) {
-        char what[600];
-        snprintf(what, sizeof what, "polling %s", p->name);
-        return cdc_db_result_error(NULL, conn, what, errstr, n);
-    }
+                           0))
+        return poll_error(p, NULL, conn, errstr, n);
     p->inflight = q;
     p->sent_ms = now;
     return CDC_OK;
@@ -859,9 +866,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
                           int64_t now, page_t *pg, char *errstr, size_t n)
 {
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        char what[600];
-        snprintf(what, sizeof what, "polling %s", p->name);
-        cdc_err_t err = cdc_db_result_error(r, conn, what, errstr, n);
+        cdc_err_t err = poll_error(p, r, conn, errstr, n);
         if (err == CDC_ERR_SCHEMA)
             clear_schema(p); /* re-discover before the next step */
         return err;
@@ -1049,18 +1054,16 @@ static cdc_err_t end_step(cdc_poller_t *p, cdc_err_t err, int64_t now,
 static cdc_err_t collect(cdc_poller_t *p, PGconn *conn, int64_t now,
                          PGresult **out, char *errstr, size_t n)
 {
-    char what[600];
     *out = NULL;
-    snprintf(what, sizeof what, "polling %s", p->name);
     if (!PQconsumeInput(conn))
-        return cdc_db_result_error(NULL, conn, what, errstr, n);
+        return poll_error(p, NULL, conn, errstr, n);
     while (!PQisBusy(conn)) {
         PGresult *r = PQgetResult(conn);
         if (!r) {
             *out = p->result;
             p->result = NULL;
             if (!*out)
-                return cdc_db_result_error(NULL, conn, what, errstr, n);
+                return poll_error(p, NULL, conn, errstr, n);
             return CDC_OK;
         }
         if (p->result)
@@ -1070,9 +1073,9 @@ static cdc_err_t collect(cdc_poller_t *p, PGconn *conn, int64_t now,
     }
     int64_t limit = cdc_config_int(p->cfg, CDC_KEY_QUERY_TIMEOUT_MS);
     if (now - p->sent_ms >= limit)
-        return cdc_err_set(errstr, n, CDC_ERR_DB_CONNECT, "%s: no answer "
-                           "within %lld ms (dsql.query.timeout.ms)", what,
-                           (long long)limit);
+        return cdc_err_set(errstr, n, CDC_ERR_DB_CONNECT, "polling %s: no "
+                           "answer within %lld ms (dsql.query.timeout.ms)",
+                           p->name, (long long)limit);
     return CDC_OK;
 }
 
