@@ -3,16 +3,25 @@
  */
 #include "sink/kafka.h"
 
+#include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 
+/* A topic produced to, with librdkafka's handle for it. */
+typedef struct {
+    char *name;
+    rd_kafka_topic_t *rkt;
+} topic_ref_t;
+
 struct cdc_kafka {
     rd_kafka_t *rk;
     cdc_sink_delivery_fn fn;
     void *ctx;
+    topic_ref_t *topics; /* one per topic, a handful: searched in order */
+    size_t ntopics;
 };
 
 typedef struct {
@@ -116,8 +125,39 @@ void cdc_kafka_destroy(cdc_kafka_t *k)
 {
     if (!k)
         return;
+    for (size_t i = 0; i < k->ntopics; i++) {
+        rd_kafka_topic_destroy(k->topics[i].rkt);
+        free(k->topics[i].name);
+    }
+    free(k->topics);
     rd_kafka_destroy(k->rk);
     free(k);
+}
+
+/*
+ * The handle for a topic, made on first use. Made by rd_kafka_topic_new, a
+ * new topic's metadata is asked for at once; a topic named only in
+ * rd_kafka_producev is looked up by the once-a-second scan, which held a
+ * catch-up's first records (and each new table's) for up to a second.
+ */
+static rd_kafka_topic_t *topic_handle(cdc_kafka_t *k, const char *topic)
+{
+    for (size_t i = 0; i < k->ntopics; i++)
+        if (strcmp(k->topics[i].name, topic) == 0)
+            return k->topics[i].rkt;
+    topic_ref_t *t = realloc(k->topics, (k->ntopics + 1) * sizeof *t);
+    if (!t)
+        return NULL;
+    k->topics = t;
+    t = &k->topics[k->ntopics];
+    if (!(t->name = strdup(topic)))
+        return NULL;
+    if (!(t->rkt = rd_kafka_topic_new(k->rk, topic, NULL))) {
+        free(t->name);
+        return NULL;
+    }
+    k->ntopics++;
+    return t->rkt;
 }
 
 cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
@@ -125,8 +165,13 @@ cdc_err_t cdc_kafka_produce(cdc_kafka_t *k, const char *topic, const char *key,
                             size_t value_len, void *record, char *errstr,
                             size_t n)
 {
+    rd_kafka_topic_t *rkt = topic_handle(k, topic);
+    if (!rkt)
+        return cdc_err_set(errstr, n, CDC_ERR_KAFKA, "produce to %s: %s",
+                           topic, errno == ENOMEM ? "out of memory"
+                                  : rd_kafka_err2str(rd_kafka_last_error()));
     rd_kafka_resp_err_t err = rd_kafka_producev(
-        k->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        k->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, key_len),
         RD_KAFKA_V_VALUE((void *)value, value ? value_len : 0),
         RD_KAFKA_V_OPAQUE(record), RD_KAFKA_V_END);
