@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "sink/kafka.h"
 
 enum { T_STR, T_INT, T_BOOL, T_ENUM, T_LIST };
 enum { KF_SECRET = 1, KF_REQUIRED_POLL = 2, KF_IGNORED = 4, KF_KAFKA = 8 };
@@ -950,6 +951,13 @@ void cdc_config_write_reference(FILE *out)
           "topic routers listed in `transforms` "
           "(`org.apache.kafka.connect.transforms.RegexRouter` or "
           "`io.confluent.connect.cloud.transforms.TopicRegexRouter`).\n\n"
+          "librdkafka settings dsqlcdc makes unless a `kafka.*` key does:",
+          out);
+    for (size_t i = 0; i < cdc_kafka_ndefaults; i++)
+        fprintf(out, "%s `%s=%s`", i ? "," : "", cdc_kafka_defaults[i][0],
+                cdc_kafka_defaults[i][1]);
+    fputs(". Records are not compressed unless `kafka.compression.type` is "
+          "set (`lz4`, `zstd`, ...), as with Kafka Connect's producer.\n\n"
           "| Key | Type | Default | Valid values | Description |\n"
           "|---|---|---|---|---|\n", out);
     for (int i = 0; i < CDC_KEY__COUNT; i++) {

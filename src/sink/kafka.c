@@ -10,6 +10,21 @@
 
 #include "common/log.h"
 
+/*
+ * The queue bound keeps memory small on a large backlog: a full queue is
+ * backpressure (the poller waits), and 4 MB in flight keeps the brokers
+ * busy. No compression, as Kafka Connect's producer: lz4 costs about a
+ * CPU-second per million 400-byte records.
+ */
+const char *const cdc_kafka_defaults[][2] = {
+    {"enable.idempotence", "true"},
+    {"linger.ms", "5"},
+    {"client.id", "dsqlcdc"},
+    {"queue.buffering.max.kbytes", "4096"},
+};
+const size_t cdc_kafka_ndefaults =
+    sizeof cdc_kafka_defaults / sizeof *cdc_kafka_defaults;
+
 /* A topic produced to, with librdkafka's handle for it. */
 typedef struct {
     char *name;
@@ -83,19 +98,10 @@ cdc_kafka_t *cdc_kafka_new(const cdc_config_t *c, cdc_sink_delivery_fn fn,
     k->fn = fn;
     k->ctx = ctx;
     char e[512];
-    /* Our defaults first; any kafka.* key below overrides them. The queue
-     * bound keeps memory small on a large backlog: a full queue is
-     * backpressure (the poller waits), and 4 MB in flight keeps the
-     * brokers busy. */
-    static const char *const defaults[][2] = {
-        {"enable.idempotence", "true"},
-        {"linger.ms", "5"},
-        {"compression.type", "lz4"},
-        {"client.id", "dsqlcdc"},
-        {"queue.buffering.max.kbytes", "4096"},
-    };
-    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
-        rd_kafka_conf_set(conf, defaults[i][0], defaults[i][1], e, sizeof e);
+    /* Our defaults first; any kafka.* key below overrides them. */
+    for (size_t i = 0; i < cdc_kafka_ndefaults; i++)
+        rd_kafka_conf_set(conf, cdc_kafka_defaults[i][0],
+                          cdc_kafka_defaults[i][1], e, sizeof e);
     conf_ctx_t cc = {conf, &problems};
     cdc_config_extras_each(c, "kafka.", set_passthrough, &cc);
     if (problems.len) {

@@ -14,6 +14,10 @@
 
 typedef struct cdc_kafka cdc_kafka_t;
 
+/* librdkafka settings dsqlcdc sets unless a kafka.* key does. */
+extern const char *const cdc_kafka_defaults[][2];
+extern const size_t cdc_kafka_ndefaults;
+
 cdc_kafka_t *cdc_kafka_new(const cdc_config_t *c, cdc_sink_delivery_fn fn,
                            void *ctx, char *errstr, size_t errstr_size);
 void cdc_kafka_destroy(cdc_kafka_t *k);
