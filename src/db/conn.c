@@ -1137,13 +1137,15 @@ void cdc_db_release(cdc_db_t *db, PGconn *conn, cdc_err_t result,
     char why[700];
     if (connection_lost(conn, result, last_failed, why, sizeof why))
         conn_failed(db, ep, pc, CDC_ERR_DB_CONNECT, why, now, true, true);
-    else if (PQtransactionStatus(conn) != PQTRANS_IDLE)
+    else if (PQtransactionStatus(conn) != PQTRANS_IDLE ||
+             PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
         /* A query still running (given up on), or a transaction left
          * open: a fresh session is the safe bet. */
         close_one(db, ep, pc, now,
-                  PQtransactionStatus(conn) == PQTRANS_ACTIVE
-                      ? "given back with a query in flight"
-                      : "left inside a transaction", true);
+                  PQtransactionStatus(conn) == PQTRANS_INTRANS ||
+                          PQtransactionStatus(conn) == PQTRANS_INERROR
+                      ? "left inside a transaction"
+                      : "given back with a query in flight", true);
     else if (pc->retire || !is_active(db, ep))
         close_one(db, ep, pc, now, pc->retire ? pc->retire : leaving(db, ep),
                   false);

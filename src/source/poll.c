@@ -60,6 +60,7 @@ struct cdc_poller {
     cdc_column_t *row; /* reused per row */
     /* queries, built at discovery */
     char *sql_fast_first, *sql_fast_from, *sql_fast_next;
+    char *sql_fast_skip; /* sql_fast_next past one page: see send_skip */
     char *sql_rescan_first, *sql_rescan_next;
 
     cursor_t fast;      /* F */
@@ -93,6 +94,11 @@ struct cdc_poller {
     bool ahead;
     const char *ahead_sql;
     cdc_buf_t ahead_params; /* each NUL-terminated */
+    /* A fast page query queued behind the inflight one (the connection in
+     * pipeline mode), and whether the inflight one is such a query: see
+     * send_skip. */
+    bool queued;
+    bool ahead_skip;
 };
 
 static char *xstrndup(const char *s, size_t n)
@@ -158,7 +164,8 @@ static void clear_schema(cdc_poller_t *p)
     free(p->cols);
     free(p->row);
     char **sqls[] = {&p->sql_fast_first, &p->sql_fast_from, &p->sql_fast_next,
-                     &p->sql_rescan_first, &p->sql_rescan_next};
+                     &p->sql_fast_skip, &p->sql_rescan_first,
+                     &p->sql_rescan_next};
     for (size_t i = 0; i < sizeof sqls / sizeof *sqls; i++) {
         free(*sqls[i]);
         *sqls[i] = NULL;
@@ -364,8 +371,9 @@ static cdc_err_t build_sql(cdc_poller_t *p)
         cdc_buf_puts(&tail, ", ");
         put_ident(&tail, p->cols[p->key_idx[k]].name);
     }
-    cdc_buf_printf(&tail, " LIMIT %lld",
-                   (long long)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE));
+    size_t order_len = tail.len;
+    long long batch = (long long)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE);
+    cdc_buf_printf(&tail, " LIMIT %lld", batch);
     int pk = 3 + (int)p->nkeys; /* after W ($1) and the end ($2..$(2+nkeys)) */
 
 #define BUILD(dst, ...)                                                       \
@@ -382,17 +390,24 @@ static cdc_err_t build_sql(cdc_poller_t *p)
           cdc_buf_puts(&q, " >= $1"));
     BUILD(p->sql_fast_next, cdc_buf_puts(&q, " AND ");
           put_tuple_cmp(&q, p, ">", 1));
+
     BUILD(p->sql_rescan_first, cdc_buf_puts(&q, " AND "); put_ident(&q, ts);
           cdc_buf_puts(&q, " >= $1 AND "); put_tuple_cmp(&q, p, "<=", 2));
     BUILD(p->sql_rescan_next, cdc_buf_puts(&q, " AND "); put_ident(&q, ts);
           cdc_buf_puts(&q, " >= $1 AND "); put_tuple_cmp(&q, p, "<=", 2);
           cdc_buf_puts(&q, " AND "); put_tuple_cmp(&q, p, ">", pk));
+    /* sql_fast_next's rows from its page's last on: that row, then the
+     * page after the page (see send_skip). */
+    tail.len = order_len;
+    cdc_buf_printf(&tail, " LIMIT %lld OFFSET %lld", batch + 1, batch - 1);
+    BUILD(p->sql_fast_skip, cdc_buf_puts(&q, " AND ");
+          put_tuple_cmp(&q, p, ">", 1));
 #undef BUILD
     cdc_buf_free(&sel);
     cdc_buf_free(&tail);
     cdc_buf_free(&q);
     return p->sql_fast_first && p->sql_fast_from && p->sql_fast_next &&
-                   p->sql_rescan_first && p->sql_rescan_next
+                   p->sql_fast_skip && p->sql_rescan_first && p->sql_rescan_next
                ? CDC_OK : CDC_ERR_NOMEM;
 }
 
@@ -694,12 +709,20 @@ static cdc_err_t poll_error(const cdc_poller_t *p, const PGresult *r,
     return cdc_db_result_error(r, conn, what, errstr, n);
 }
 
+/* Send s; in pipeline mode each query is its own transaction (a Sync
+ * after it), as outside it. */
+static bool send_sql(PGconn *conn, const char *sql, const spec_t *s)
+{
+    return PQsendQueryParams(conn, sql, s->n, s->types, s->vals, NULL, NULL,
+                             0) &&
+           (PQpipelineStatus(conn) == PQ_PIPELINE_OFF || PQpipelineSync(conn));
+}
+
 static cdc_err_t send_query(cdc_poller_t *p, PGconn *conn, query_t q,
                             const spec_t *s, int64_t now, char *errstr,
                             size_t n)
 {
-    if (!PQsendQueryParams(conn, s->sql, s->n, s->types, s->vals, NULL, NULL,
-                           0))
+    if (!send_sql(conn, s->sql, s))
         return poll_error(p, NULL, conn, errstr, n);
     p->inflight = q;
     p->sent_ms = now;
@@ -722,6 +745,40 @@ static void send_ahead(cdc_poller_t *p, PGconn *conn, const spec_t *s,
         return; /* the next step sends it the usual way, and sees why */
     p->ahead = true;
     p->ahead_sql = s->sql;
+}
+
+/*
+ * Queue, behind the query in flight, the fast page after the page that s
+ * (the fast scan after a full page) asks for: the rows s asks for from
+ * their batch.size-th on, one more than a page. The server reads it right
+ * after the one before, instead of waiting for the next step to name the
+ * page's last row; its first row is that last row when nothing committed
+ * or vanished before it in between, and only then is the rest used as the
+ * page after it (see skip_fits). Costs the server the skipped rows' reads.
+ */
+static void send_skip(cdc_poller_t *p, PGconn *conn, const spec_t *s)
+{
+    if (s->sql == p->sql_fast_next &&
+        PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+        p->queued = send_sql(conn, p->sql_fast_skip, s);
+}
+
+static bool same_shape(const cdc_poller_t *p, const PGresult *r);
+
+/* Can r, an answer to send_skip, be the page s asks for? Its first row
+ * must be the cursor's, the last row read. */
+static bool skip_fits(const cdc_poller_t *p, const spec_t *s,
+                      const PGresult *r)
+{
+    if (s->sql != p->sql_fast_next || PQresultStatus(r) != PGRES_TUPLES_OK ||
+        PQntuples(r) < 1 || !same_shape(p, r) ||
+        strcmp(PQgetvalue(r, 0, p->ts_idx), json_string_value(p->fast.ts)))
+        return false;
+    for (size_t k = 0; k < p->nkeys; k++)
+        if (strcmp(PQgetvalue(r, 0, p->key_idx[k]),
+                   json_string_value(json_array_get(p->fast.key, k))))
+            return false;
+    return true;
 }
 
 /* Is s the query that was sent ahead? */
@@ -821,6 +878,7 @@ typedef struct {
     /* A fast page with W at F: rows stamped before H and before the page's
      * last timestamp fall below the new W at once, so they need no digest. */
     bool catch_up;
+    int first;         /* the result's first row of the page (1: send_skip) */
     cursor_t last;     /* last row read */
     int nread;         /* rows read */
     size_t emitted;
@@ -842,10 +900,10 @@ static bool same_shape(const cdc_poller_t *p, const PGresult *r)
  * (a fast page after a fast page while no re-scan is due, a re-scan page
  * after a re-scan page while the fast scan waits). */
 static void maybe_ahead(cdc_poller_t *p, PGconn *conn, const PGresult *r,
-                        int64_t now)
+                        int first, int64_t now)
 {
     int nrows = PQntuples(r);
-    if (nrows < (int)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE))
+    if (nrows - first < (int)cdc_config_int(p->cfg, CDC_KEY_BATCH_SIZE))
         return;
     bool next_rescan = p->step_rescan;
     if (next_rescan ? !p->fast_idle || now >= p->next_fast_ms
@@ -855,7 +913,18 @@ static void maybe_ahead(cdc_poller_t *p, PGconn *conn, const PGresult *r,
     if (row_cursor(p, r, nrows - 1, 0, &last) == CDC_OK) {
         spec_t s;
         page_spec(p, next_rescan, &last, &s);
-        send_ahead(p, conn, &s, now);
+        if (p->inflight == Q_NONE) {
+            if (s.sql == p->sql_fast_next)
+                PQenterPipelineMode(conn); /* else one query at a time */
+            send_ahead(p, conn, &s, now);
+            if (p->ahead)
+                send_skip(p, conn, &s);
+            else
+                PQexitPipelineMode(conn);
+        } else if (p->ahead_skip && !p->queued) {
+            /* the page after this one is on its way: queue the next */
+            send_skip(p, conn, &s);
+        }
     }
     cursor_set(&last, NULL, NULL, 0);
 }
@@ -865,6 +934,7 @@ static void maybe_ahead(cdc_poller_t *p, PGconn *conn, const PGresult *r,
 static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
                           int64_t now, page_t *pg, char *errstr, size_t n)
 {
+    int first = pg->first;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         cdc_err_t err = poll_error(p, r, conn, errstr, n);
         if (err == CDC_ERR_SCHEMA)
@@ -877,7 +947,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
                            "table's columns changed", p->name);
     }
     if (conn)
-        maybe_ahead(p, conn, r, now);
+        maybe_ahead(p, conn, r, first, now);
     p->seq++;
     int nrows = PQntuples(r);
     cdc_change_t ch = {
@@ -888,16 +958,16 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
         .ncols = p->ncols,
     };
     cdc_err_t err = CDC_OK;
-    int last = -1;       /* last row read (emitted or skipped as seen) */
+    int last = first - 1; /* last row read (emitted or skipped as seen) */
     int64_t last_us = 0;
     int64_t end_us = INT64_MIN; /* the page's last timestamp */
-    if (pg->catch_up && nrows > 0 &&
+    if (pg->catch_up && nrows > first &&
         cdc_pgtypes_epoch_us(p->cols[p->ts_idx].type_oid,
                              PQgetvalue(r, nrows - 1, p->ts_idx),
                              (size_t)PQgetlength(r, nrows - 1, p->ts_idx),
                              &end_us) != CDC_OK)
         pg->catch_up = false;
-    for (int i = 0; i < nrows; i++) {
+    for (int i = first; i < nrows; i++) {
         int64_t us;
         const char *tsv = PQgetvalue(r, i, p->ts_idx);
         if (cdc_pgtypes_epoch_us(p->cols[p->ts_idx].type_oid, tsv,
@@ -936,12 +1006,12 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
         if (digest && (err = cdc_dedup_add(p->seen, digest, us, p->seq)) != CDC_OK)
             break;
     }
-    pg->nread = last + 1;
-    if (err != CDC_OK && pg->catch_up && last >= 0 && last_us < end_us &&
+    pg->nread = last + 1 - first;
+    if (err != CDC_OK && pg->catch_up && last >= first && last_us < end_us &&
         last_us < p->horizon.us) {
         /* The page stopped early: W stops at this row's timestamp, so the
          * rows emitted with it must be in the set after all. */
-        for (int j = last; j >= 0; j--) {
+        for (int j = last; j >= first; j--) {
             int64_t us;
             if (cdc_pgtypes_epoch_us(p->cols[p->ts_idx].type_oid,
                                      PQgetvalue(r, j, p->ts_idx),
@@ -951,7 +1021,7 @@ static cdc_err_t run_page(cdc_poller_t *p, PGresult *r, PGconn *conn,
             cdc_dedup_add(p->seen, row_digest(p, r, j, us), us, p->seq);
         }
     }
-    if (last >= 0) {
+    if (last >= first) {
         cdc_err_t e2 = row_cursor(p, r, last, last_us, &pg->last);
         if (err == CDC_OK)
             err = e2;
@@ -1057,15 +1127,23 @@ static cdc_err_t collect(cdc_poller_t *p, PGconn *conn, int64_t now,
     *out = NULL;
     if (!PQconsumeInput(conn))
         return poll_error(p, NULL, conn, errstr, n);
+    bool piped = PQpipelineStatus(conn) != PQ_PIPELINE_OFF;
     while (!PQisBusy(conn)) {
         PGresult *r = PQgetResult(conn);
-        if (!r) {
+        /* In pipeline mode the query ends at the Sync after it. */
+        bool end = piped ? r && PQresultStatus(r) == PGRES_PIPELINE_SYNC : !r;
+        if (end) {
+            PQclear(r);
+            if (piped && !p->queued)
+                PQexitPipelineMode(conn);
             *out = p->result;
             p->result = NULL;
             if (!*out)
                 return poll_error(p, NULL, conn, errstr, n);
             return CDC_OK;
         }
+        if (!r)
+            continue; /* between the query's results and its Sync */
         if (p->result)
             PQclear(r); /* one statement, one result: keep the first */
         else
@@ -1084,7 +1162,7 @@ void cdc_poller_abandon(cdc_poller_t *p)
     PQclear(p->result);
     p->result = NULL;
     p->inflight = Q_NONE;
-    p->ahead = false;
+    p->ahead = p->ahead_skip = p->queued = false;
     p->in_step = false;
 }
 
@@ -1152,20 +1230,30 @@ cdc_err_t cdc_poller_step(cdc_poller_t *p, PGconn *conn, int64_t now,
                 return CDC_OK; /* call again when the socket is readable */
             }
             q = p->inflight;
+            bool ahead = p->ahead, skip = p->ahead_skip;
             p->inflight = Q_NONE;
-            if (p->ahead) {
-                /* Sent by the last step for this one: is it still what
-                 * this step asks? */
-                p->ahead = false;
-                if (!begin_step(p, now, next_ms)) {
+            p->ahead = p->ahead_skip = false;
+            if (p->queued) { /* the query behind it is now the one read */
+                p->queued = false;
+                p->inflight = Q_PAGE;
+                p->ahead = p->ahead_skip = true;
+                p->sent_ms = now;
+            }
+            if (ahead) {
+                /* Sent by the last step for this one (or queued behind
+                 * such a query): is it still what this step asks? */
+                if (!p->in_step && !begin_step(p, now, next_ms)) {
                     PQclear(r);
                     return CDC_OK;
                 }
-                if (next_query(p, &s) != Q_PAGE || !is_ahead(p, &s)) {
+                bool fits = next_query(p, &s) == Q_PAGE &&
+                            (skip ? skip_fits(p, &s, r) : is_ahead(p, &s));
+                if (!fits) {
                     PQclear(r);
                     continue;
                 }
             }
+            pg.first = skip ? 1 : 0;
             err = apply(p, q, r, conn, may_ahead, now, &pg, errstr, n);
             *rows = pg.emitted;
             if (err != CDC_OK || q == Q_PAGE)
