@@ -30,6 +30,7 @@
     X(CDC_ERR_ENCODE,      false, "row cannot be encoded")                    \
     X(CDC_ERR_KAFKA,       true,  "Kafka error")                              \
     X(CDC_ERR_QUEUE_FULL,  true,  "producer queue full (backpressure)")       \
+    X(CDC_ERR_CLOSED,      false, "output closed by its reader")              \
     X(CDC_ERR_INTERNAL,    false, "internal error")
 
 typedef enum {

@@ -23,6 +23,7 @@ struct cdc_sink {
     cdc_kafka_t *kafka;
     FILE *out;
     char *path;
+    bool closed; /* standard output's reader went away (EPIPE) */
     cdc_sink_delivery_fn fn;
     void *ctx;
     void **pending; /* written, not yet reported */
@@ -48,6 +49,9 @@ cdc_sink_t *cdc_sink_new(const cdc_config_t *c, cdc_sink_delivery_fn fn,
     } else if (strcmp(type, "stdout") == 0) {
         s->kind = SINK_STDOUT;
         s->out = stdout;
+        /* 64 KB per write(2), not a pipe's 4 KB: records are flushed on
+         * every poll anyway. */
+        setvbuf(stdout, NULL, _IOFBF, 64 * 1024);
     } else {
         s->kind = SINK_FILE;
         const char *path = cdc_config_str(c, CDC_KEY_SINK_FILE_PATH);
@@ -92,6 +96,27 @@ static void put_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/*
+ * A failed write or flush (errno set by it). The stream's error flag is
+ * cleared, so a passing condition (a full disk) heals on the retry. A
+ * reader gone from standard output never comes back: the task fails, as a
+ * Kafka Connect task whose sink is gone.
+ */
+static cdc_err_t write_error(cdc_sink_t *s, const char *what, char *errstr,
+                             size_t n)
+{
+    int e = errno;
+    clearerr(s->out);
+    if (e == EPIPE && !s->path)
+        s->closed = true;
+    if (s->closed)
+        return cdc_err_set(errstr, n, CDC_ERR_CLOSED, "standard output was "
+                           "closed (EPIPE): nothing reads the records any "
+                           "more; restart with a reader attached");
+    return cdc_err_set(errstr, n, CDC_ERR_IO, "%s %s failed: %s", what,
+                       s->path ? s->path : "stdout", strerror(e));
+}
+
 cdc_err_t cdc_sink_produce(cdc_sink_t *s, const char *topic, const char *key,
                            size_t key_len, const char *value, size_t value_len,
                            void *record, char *errstr, size_t n)
@@ -99,6 +124,8 @@ cdc_err_t cdc_sink_produce(cdc_sink_t *s, const char *topic, const char *key,
     if (s->kind == SINK_KAFKA)
         return cdc_kafka_produce(s->kafka, topic, key, key_len, value,
                                  value_len, record, errstr, n);
+    if (s->closed)
+        return write_error(s, "write to", errstr, n);
     if (s->npending == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
         void **p = realloc(s->pending, cap * sizeof *p);
@@ -121,8 +148,7 @@ cdc_err_t cdc_sink_produce(cdc_sink_t *s, const char *topic, const char *key,
         fputs("null", s->out);
     fputs("}\n", s->out);
     if (ferror(s->out))
-        return cdc_err_set(errstr, n, CDC_ERR_IO, "write to %s failed: %s",
-                           s->path ? s->path : "stdout", strerror(errno));
+        return write_error(s, "write to", errstr, n);
     s->pending[s->npending++] = record;
     return CDC_OK;
 }
@@ -135,8 +161,7 @@ static cdc_err_t deliver_pending(cdc_sink_t *s, char *errstr, size_t n)
     cdc_err_t err = CDC_OK;
     if (fflush(s->out) != 0 ||
         (s->kind == SINK_FILE && fsync(fileno(s->out)) != 0))
-        err = cdc_err_set(errstr, n, CDC_ERR_IO, "flush of %s failed: %s",
-                          s->path ? s->path : "stdout", strerror(errno));
+        err = write_error(s, "flush of", errstr, n);
     for (size_t i = 0; i < s->npending; i++)
         s->fn(s->pending[i], err, err ? errstr : NULL, s->ctx);
     s->npending = 0;

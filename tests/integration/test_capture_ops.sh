@@ -65,3 +65,34 @@ cap_stop
 tail -2 "$out" | sed -E 's/.*"value":(\{[^}]*\}).*/\1/; s/"(created_date|saved_date)":"[^"]*"/"\1":T/g; s/"__ts_ms":[0-9]+/"__ts_ms":TS/' >"$CDC_TEST_TMP/last2"
 cdc_assert_eq '{"id":6,"created_date":T,"saved_date":T,"note":"added","__op":"c","__table":"good","__ts_ms":TS}
 {"id":7,"created_date":T,"saved_date":T,"__op":"c","__table":"good","__ts_ms":TS}' "$(cat "$CDC_TEST_TMP/last2")" "records across schema changes"
+
+# Standard output whose reader goes away: the task fails with the reason
+# (EPIPE), instead of retrying a write that can never succeed, and with no
+# task left the daemon stops.
+cap_config "$CDC_TEST_TMP/stdout.json" "dsql.tables=good" "sink.type=stdout" \
+        "offset.storage.file.filename=$CDC_TEST_TMP/stdout-offsets.json"
+mkfifo "$CDC_TEST_TMP/out.fifo"
+head -n 2 <"$CDC_TEST_TMP/out.fifo" >"$CDC_TEST_TMP/head.out" &
+"$CDC_BIN" run --config "$CDC_TEST_TMP/stdout.json" >"$CDC_TEST_TMP/out.fifo" \
+        2>"$CDC_TEST_TMP/dsqlcdc5.log" </dev/null &
+CAP_PID=$!
+_CDC_SPAWNED+=("$CAP_PID") # stopped by the harness if a check below fails
+epipe='task public.good FAILED: standard output was closed (EPIPE): nothing reads the records any more; restart with a reader attached'
+# Each poll with a new row writes to the pipe; the first write after head
+# left fails, and the next record fails the task.
+new_row_until_failed() {
+        cap_sql "INSERT INTO good SELECT max(id) + 1, now(), now() FROM good"
+        grep -qF "$epipe" "$CDC_TEST_TMP/dsqlcdc5.log"
+}
+cdc_wait_for 20 new_row_until_failed
+cdc_assert_eq 2 "$(wc -l <"$CDC_TEST_TMP/head.out")" "records the reader took"
+if grep -q 'failed: Success' "$CDC_TEST_TMP/dsqlcdc5.log"; then
+        echo "a write error was reported as 'Success'" >&2
+        exit 1
+fi
+# Its only task failed and nothing (no REST API) could restart it: it exits.
+rc=0
+wait "$CAP_PID" || rc=$?
+cdc_assert_eq 1 "$rc" "exit status with every task failed"
+grep -qF 'stopped: every table'"'"'s task has failed' "$CDC_TEST_TMP/dsqlcdc5.log" ||
+        { tail -3 "$CDC_TEST_TMP/dsqlcdc5.log" >&2; exit 1; }
