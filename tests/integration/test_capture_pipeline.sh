@@ -7,7 +7,8 @@
 # of 7 sharing a saved_date, batch.size 100: page edges fall inside ties.
 # Checked: every row exactly once and in (saved_date, id) order, and the
 # server's statement log shows the queued pages were read (and no page
-# twice): the feature is in use, not only harmless.
+# twice): the feature is in use, not only harmless. Then a queued page
+# that does not fit, made so deterministically (below).
 set -euo pipefail
 source "${CDC_HARNESS_ENV:?}"
 cdc_test_begin
