@@ -763,24 +763,6 @@ static void send_skip(cdc_poller_t *p, PGconn *conn, const spec_t *s)
         p->queued = send_sql(conn, p->sql_fast_skip, s);
 }
 
-static bool same_shape(const cdc_poller_t *p, const PGresult *r);
-
-/* Can r, an answer to send_skip, be the page s asks for? Its first row
- * must be the cursor's, the last row read. */
-static bool skip_fits(const cdc_poller_t *p, const spec_t *s,
-                      const PGresult *r)
-{
-    if (s->sql != p->sql_fast_next || PQresultStatus(r) != PGRES_TUPLES_OK ||
-        PQntuples(r) < 1 || !same_shape(p, r) ||
-        strcmp(PQgetvalue(r, 0, p->ts_idx), json_string_value(p->fast.ts)))
-        return false;
-    for (size_t k = 0; k < p->nkeys; k++)
-        if (strcmp(PQgetvalue(r, 0, p->key_idx[k]),
-                   json_string_value(json_array_get(p->fast.key, k))))
-            return false;
-    return true;
-}
-
 /* Is s the query that was sent ahead? */
 static bool is_ahead(const cdc_poller_t *p, const spec_t *s)
 {
@@ -892,6 +874,22 @@ static bool same_shape(const cdc_poller_t *p, const PGresult *r)
     for (size_t i = 0; i < p->ncols; i++)
         if (strcmp(PQfname(r, (int)i), p->cols[i].name) != 0 ||
             PQftype(r, (int)i) != p->cols[i].type_oid)
+            return false;
+    return true;
+}
+
+/* Can r, an answer to send_skip, be the page s asks for? Its first row
+ * must be the cursor's, the last row read. */
+static bool skip_fits(const cdc_poller_t *p, const spec_t *s,
+                      const PGresult *r)
+{
+    if (s->sql != p->sql_fast_next || PQresultStatus(r) != PGRES_TUPLES_OK ||
+        PQntuples(r) < 1 || !same_shape(p, r) ||
+        strcmp(PQgetvalue(r, 0, p->ts_idx), json_string_value(p->fast.ts)))
+        return false;
+    for (size_t k = 0; k < p->nkeys; k++)
+        if (strcmp(PQgetvalue(r, 0, p->key_idx[k]),
+                   json_string_value(json_array_get(p->fast.key, k))))
             return false;
     return true;
 }
