@@ -74,6 +74,19 @@ static void test_add_contains_prune_grow(void **state)
     cdc_dedup_destroy(d);
 }
 
+/* Export d up to max_seq into b (expecting want_len base64 characters) and
+ * import that into a new set. */
+static cdc_dedup_t *round_trip(const cdc_dedup_t *d, uint64_t max_seq,
+                               cdc_buf_t *b, size_t want_len)
+{
+    assert_int_equal(cdc_dedup_export(d, max_seq, b), CDC_OK);
+    assert_int_equal(b->len, want_len);
+    assert_int_equal(strlen(b->data), want_len);
+    cdc_dedup_t *r = cdc_dedup_new();
+    assert_int_equal(cdc_dedup_import(r, b->data, b->len), CDC_OK);
+    return r;
+}
+
 static void test_export_only_delivered(void **state)
 {
     (void)state;
@@ -83,11 +96,8 @@ static void test_export_only_delivered(void **state)
     cdc_dedup_add(d, dig("c", 3), 3, 5);
     cdc_buf_t b;
     cdc_buf_init(&b);
-    assert_int_equal(cdc_dedup_export(d, 4, &b), CDC_OK);
     /* 2 entries x 16 bytes = 32 bytes -> 44 base64 chars */
-    assert_int_equal(b.len, 44);
-    cdc_dedup_t *r = cdc_dedup_new();
-    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    cdc_dedup_t *r = round_trip(d, 4, &b, 44);
     assert_int_equal(cdc_dedup_count(r), 2);
     assert_true(cdc_dedup_contains(r, dig("a", 1)));
     assert_true(cdc_dedup_contains(r, dig("b", 2)));
@@ -114,9 +124,7 @@ static void test_export_across_seq_wrap(void **state)
     cdc_dedup_add(d, dig("c", 3), 3, 0x100000001ull);
     cdc_buf_t b;
     cdc_buf_init(&b);
-    assert_int_equal(cdc_dedup_export(d, 0x100000000ull, &b), CDC_OK);
-    cdc_dedup_t *r = cdc_dedup_new();
-    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    cdc_dedup_t *r = round_trip(d, 0x100000000ull, &b, 44);
     assert_int_equal(cdc_dedup_count(r), 2);
     assert_true(cdc_dedup_contains(r, dig("a", 1)));
     assert_true(cdc_dedup_contains(r, dig("b", 2)));
@@ -135,12 +143,8 @@ static void test_export_many(void **state)
         cdc_dedup_add(d, i * 0x9E3779B97F4A7C15ull, (int64_t)i, i);
     cdc_buf_t b;
     cdc_buf_init(&b);
-    assert_int_equal(cdc_dedup_export(d, 1999, &b), CDC_OK);
     /* 1999 entries x 16 bytes = 31984 bytes -> 42648 base64 chars */
-    assert_int_equal(b.len, 42648);
-    assert_int_equal(strlen(b.data), 42648);
-    cdc_dedup_t *r = cdc_dedup_new();
-    assert_int_equal(cdc_dedup_import(r, b.data, b.len), CDC_OK);
+    cdc_dedup_t *r = round_trip(d, 1999, &b, 42648);
     assert_int_equal(cdc_dedup_count(r), 1999);
     for (uint64_t i = 1; i <= 1999; i++)
         assert_true(cdc_dedup_contains(r, i * 0x9E3779B97F4A7C15ull));

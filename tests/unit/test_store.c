@@ -33,17 +33,24 @@ static char *slurp(const char *path, size_t *len)
     return text;
 }
 
-static void test_flush_writes_exact_document(void **state)
+/* A store on offsets.json in a new temporary directory (dir: a mkdtemp
+ * template, filled in; path: the file's). */
+static cdc_offset_store_t *open_temp(char *dir, char *path, size_t n)
 {
-    (void)state;
-    char dir[] = "/tmp/test_store.XXXXXX";
     assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/offsets.json", dir);
+    snprintf(path, n, "%s/offsets.json", dir);
     char errstr[512];
     cdc_err_t err;
     cdc_offset_store_t *s = cdc_offsets_open(path, errstr, sizeof errstr, &err);
     assert_non_null(s);
+    return s;
+}
+
+static void test_flush_writes_exact_document(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_store.XXXXXX", path[256], errstr[512];
+    cdc_offset_store_t *s = open_temp(dir, path, sizeof path);
 
     /* A 1 MB "seen" string: many times the writer's 64 KB buffer. */
     size_t big = 1 << 20;
@@ -73,6 +80,7 @@ static void test_flush_writes_exact_document(void **state)
 
     /* It reads back. */
     cdc_offsets_close(s);
+    cdc_err_t err;
     s = cdc_offsets_open(path, errstr, sizeof errstr, &err);
     assert_non_null(s);
     assert_true(json_equal(cdc_offsets_get(s, "public.a"), a));
@@ -92,14 +100,8 @@ static void test_flush_writes_exact_document(void **state)
 static void test_unwritable_path_named(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/test_store.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256];
-    snprintf(path, sizeof path, "%s/offsets.json", dir);
-    char errstr[512];
-    cdc_err_t err;
-    cdc_offset_store_t *s = cdc_offsets_open(path, errstr, sizeof errstr, &err);
-    assert_non_null(s);
+    char dir[] = "/tmp/test_store.XXXXXX", path[256], errstr[512];
+    cdc_offset_store_t *s = open_temp(dir, path, sizeof path);
     json_t *pos = json_pack("{s:s}", "ts", "2026-11-28 10:00:00+00");
     assert_int_equal(cdc_offsets_put(s, "public.a", pos), CDC_OK);
     rmdir(dir); /* the directory goes away under the store */
